@@ -1,0 +1,161 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from customers.models import Customer
+from helpdesk.models import Attachment, AuditEntry, Inbox, Message, Priority, Ticket, TicketStatus
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+def _user_ref(user) -> dict | None:
+    if user is None:
+        return None
+    profile = getattr(user, "agent_profile", None)
+    name = (profile.display_name if profile else "") or user.get_full_name() or user.get_username()
+    return {"id": user.pk, "name": name}
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    inbox = serializers.SerializerMethodField()
+    customer = serializers.SerializerMethodField()
+    team = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "subject", "status", "priority", "channel", "inbox", "customer", "team", "assignee", "tags",
+            "last_message_seq", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(RefSerializer)
+    def get_inbox(self, ticket):
+        return {"id": ticket.inbox_id, "name": ticket.inbox.name}
+
+    @extend_schema_field(RefSerializer)
+    def get_customer(self, ticket):
+        return {"id": ticket.customer_id, "name": str(ticket.customer)}
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_team(self, ticket):
+        return {"id": ticket.team_id, "name": ticket.team.name} if ticket.team_id else None
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_assignee(self, ticket):
+        return _user_ref(ticket.assignee)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, ticket):
+        return sorted(tag.name for tag in ticket.tags.all())
+
+
+class NewTicketSerializer(serializers.Serializer):
+    inbox = serializers.PrimaryKeyRelatedField(queryset=Inbox.objects.filter(is_active=True))
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.filter(merged_into__isnull=True))
+    subject = serializers.CharField(max_length=255)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    body_text = serializers.CharField(max_length=200_000, required=False, allow_blank=True, default="")
+    body_html = serializers.CharField(max_length=400_000, required=False, allow_blank=True, default="")
+    from_customer = serializers.BooleanField(
+        default=False,
+        help_text="Record the body as written by the customer (a phone request, say) instead of sent by the agent.",
+    )
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=255, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TicketStatus.choices)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    assignee = serializers.IntegerField(allow_null=True, required=False, help_text="Agent user id, or null.")
+    team = serializers.IntegerField(allow_null=True, required=False, help_text="Team id, or null.")
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give an assignee, a team, or both.")
+        return attrs
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "content_id", "url"]
+        read_only_fields = fields
+
+    def get_url(self, attachment) -> str:
+        return f"/api/v1/tickets/{attachment.message.ticket_id}/attachments/{attachment.pk}/"
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "seq", "kind", "direction", "channel", "is_public", "author_type", "author", "body_text",
+            "body_html", "event", "data", "external_id", "attachments", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_author(self, message):
+        if message.author_customer_id:
+            return {"id": message.author_customer_id, "name": str(message.author_customer)}
+        return _user_ref(message.author_user)
+
+
+class NewMessageSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("reply", "Public reply"), ("note", "Internal note")], default="reply")
+    body_text = serializers.CharField(max_length=200_000, required=False, allow_blank=True, default="")
+    body_html = serializers.CharField(max_length=400_000, required=False, allow_blank=True, default="")
+    status = serializers.ChoiceField(
+        choices=TicketStatus.choices, required=False, help_text="Move the ticket on with a reply (e.g. pending)."
+    )
+    external_id = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="Idempotency key: posting the same id again returns the first message.",
+    )
+    attachments = serializers.ListField(
+        child=serializers.FileField(max_length=200, allow_empty_file=False), required=False, max_length=10
+    )
+
+    def validate_attachments(self, files):
+        limit = settings.HELPDESK_MAX_ATTACHMENT_BYTES
+        for upload in files:
+            if upload.size > limit:
+                raise serializers.ValidationError(f"{upload.name} is larger than {limit} bytes.")
+        return files
+
+    def validate(self, attrs):
+        if not (attrs["body_text"].strip() or attrs["body_html"].strip() or attrs.get("attachments")):
+            raise serializers.ValidationError("A message needs body_text, body_html or an attachment.")
+        return attrs
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "action", "changes", "actor", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_actor(self, entry):
+        return _user_ref(entry.actor)

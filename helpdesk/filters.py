@@ -1,0 +1,26 @@
+import django_filters
+from django.contrib.auth import get_user_model
+
+from customers.models import Customer
+from helpdesk.models import Inbox, Priority, Team, Ticket, TicketStatus
+
+
+class TicketFilter(django_filters.FilterSet):
+    """Filters of the ticket list (API and inbox pages). Repeat a parameter to match any of its values."""
+
+    status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    team = django_filters.ModelMultipleChoiceFilter(queryset=Team.objects.all())
+    assignee = django_filters.ModelMultipleChoiceFilter(
+        queryset=get_user_model().objects.filter(agent_profile__isnull=False)
+    )
+    unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    inbox = django_filters.ModelMultipleChoiceFilter(queryset=Inbox.objects.all())
+    customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all())
+    tag = django_filters.CharFilter(field_name="tags__name", label="Has tag")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    q = django_filters.CharFilter(field_name="subject", lookup_expr="icontains", label="Subject contains")
+
+    class Meta:
+        model = Ticket
+        fields = []

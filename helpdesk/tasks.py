@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from helpdesk.services.tickets import close_solved_tickets as close_solved_tickets_service
+
+
+@shared_task(name="helpdesk.tasks.close_solved_tickets")
+def close_solved_tickets() -> int:
+    """Periodic: close tickets that have stayed solved past the configured delay."""
+    return close_solved_tickets_service()

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SurveysConfig(AppConfig):
+    """CSAT / NPS / CES surveys and closed-loop follow-up."""
+
+    name = "surveys"
+    verbose_name = "Surveys"
