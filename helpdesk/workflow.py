@@ -18,8 +18,9 @@ REOPENED_BY_CUSTOMER_REPLY = frozenset({S.PENDING, S.ON_HOLD, S.SOLVED})
 
 class TransitionNotAllowed(Exception):
     def __init__(self, old: str, new: str):
-        allowed = ", ".join(sorted(TRANSITIONS.get(old, ()))) or "none (final)"
-        super().__init__(f"A ticket cannot go from {old!r} to {new!r}; from {old!r} it can go to: {allowed}.")
+        old, new = str(old), str(new)
+        allowed = ", ".join(sorted(map(str, TRANSITIONS.get(old, ())))) or "none (final)"
+        super().__init__(f"A ticket cannot go from '{old}' to '{new}'; from '{old}' it can go to: {allowed}.")
         self.old = old
         self.new = new
 
