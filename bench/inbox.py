@@ -48,16 +48,30 @@ SUBJECTS = [
     "Delivery delayed", "Double charged", "How do I export my data?", "Account locked", "Cancel subscription",
 ]  # fmt: skip
 
-# Status mix (cumulative thresholds on one random draw): mostly closed, a live backlog of new/open/pending.
-STATUS_CASE = """CASE
-    WHEN r_status < 0.002 THEN 'bot'
-    WHEN r_status < 0.022 THEN 'new'
-    WHEN r_status < 0.062 THEN 'open'
-    WHEN r_status < 0.092 THEN 'pending'
-    WHEN r_status < 0.102 THEN 'on_hold'
-    WHEN r_status < 0.122 THEN 'solved'
-    ELSE 'closed' END"""
-ACTIVE = "('bot', 'new', 'open', 'pending', 'on_hold')"
+# One row per ticket number g: random draws, then the status (mostly closed, a live backlog of new, open and
+# pending), its assignee (none while new or with the bot, 15% unassigned otherwise), its team (the assignee's;
+# random or none when unassigned), inbox, and last update (the backlog in the last 30 days, skewed to recent;
+# solved in the last 4 days, since solved tickets close after 96 hours; closed over the past year).
+# OFFSET 0 keeps each level a separate subquery, so each random() is drawn once per row.
+TICKET_ROWS = """(SELECT t.*, CASE WHEN agent_ix IS NOT NULL THEN mod(agent_ix, %(n_teams)s)
+                     WHEN r_team < 0.1 THEN NULL ELSE floor(r_team * %(n_teams)s)::int END AS team_ix,
+                floor(r_inbox * %(n_inboxes)s)::int AS inbox_ix,
+                CASE WHEN status IN ('bot', 'new', 'open', 'pending', 'on_hold')
+                         THEN now() - r_time * r_time * interval '30 days'
+                     WHEN status = 'solved' THEN now() - r_time * interval '4 days'
+                     ELSE now() - r_time * interval '365 days' END AS updated
+    FROM (SELECT d.*, CASE WHEN status IN ('bot', 'new') OR r_agent < 0.15 THEN NULL
+                      ELSE floor(random() * %(n_agents)s)::int END AS agent_ix
+          FROM (SELECT g, random() AS r_time, random() AS r_agent, random() AS r_team,
+                       random() AS r_inbox, random() AS r_misc, random() AS r_customer,
+                       CASE WHEN s < 0.002 THEN 'bot' WHEN s < 0.022 THEN 'new' WHEN s < 0.062 THEN 'open'
+                            WHEN s < 0.092 THEN 'pending' WHEN s < 0.102 THEN 'on_hold'
+                            WHEN s < 0.122 THEN 'solved' ELSE 'closed' END AS status
+                FROM (SELECT g, random() AS s FROM generate_series(%(start)s, %(stop)s) AS g OFFSET 0) AS gs
+                OFFSET 0) AS d
+          OFFSET 0) AS t
+    OFFSET 0) AS tk
+    JOIN bench_customer_ids c ON c.rn = 1 + floor(tk.r_customer * %(n_customers)s)::int"""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -221,8 +235,8 @@ def seed(n_tickets: int, ref) -> None:
             print(f"seed: {added} customers")
         cursor.execute("DROP TABLE IF EXISTS bench_customer_ids")
         cursor.execute(
-            "CREATE TEMPORARY TABLE bench_customer_ids AS "
-            f'SELECT row_number() OVER (ORDER BY id) AS rn, id FROM "{Customer._meta.db_table}"'  # noqa: S608
+            "CREATE TEMPORARY TABLE bench_customer_ids AS "  # noqa: S608
+            f'SELECT row_number() OVER (ORDER BY id) AS rn, id FROM "{Customer._meta.db_table}"'
         )
         cursor.execute("SELECT count(*) FROM bench_customer_ids")
         (n_customers,) = cursor.fetchone()
@@ -234,23 +248,10 @@ def seed(n_tickets: int, ref) -> None:
             "kinds": [inbox.kind for inbox in ref["inboxes"]],
             "subjects": SUBJECTS,
             "n_customers": n_customers,
+            "n_teams": len(ref["teams"]),
+            "n_agents": len(ref["agents"]),
+            "n_inboxes": len(ref["inboxes"]),
         }
-        n_teams, n_agents, n_inboxes = len(params["teams"]), len(params["agents"]), len(params["inboxes"])
-        # Draws per row, then the status, then its assignee (none while new or with the bot, 15% unassigned
-        # otherwise), then the team (the assignee's team; random or none when unassigned).
-        draws = f"""(SELECT g, random() AS r_status, random() AS r_time, random() AS r_agent, random() AS r_team,
-                    random() AS r_inbox, random() AS r_misc, random() AS r_customer, {STATUS_CASE} AS status
-             FROM generate_series(%(start)s, %(stop)s) AS g) AS d"""
-        with_agent = f"""(SELECT d.*, CASE WHEN status IN ('bot', 'new') OR r_agent < 0.15 THEN NULL
-                    ELSE floor(random() * {n_agents})::int END AS agent_ix FROM {draws}) AS a"""
-        with_team = f"""(SELECT a.*, CASE WHEN agent_ix IS NOT NULL THEN mod(agent_ix, {n_teams})
-                    WHEN r_team < 0.1 THEN NULL ELSE floor(r_team * {n_teams})::int END AS team_ix,
-                    floor(r_inbox * {n_inboxes})::int AS inbox_ix,
-                    CASE WHEN status IN {ACTIVE} THEN now() - r_time * r_time * interval '30 days'
-                         WHEN status = 'solved' THEN now() - r_time * interval '4 days'
-                         ELSE now() - r_time * interval '365 days' END AS updated
-             FROM {with_agent}) AS t"""
-        source = f"{with_team} JOIN bench_customer_ids c ON c.rn = 1 + floor(t.r_customer * %(n_customers)s)::int"
         columns = {
             "inbox_id": "(%(inboxes)s::bigint[])[inbox_ix + 1]",
             "customer_id": "c.id",
@@ -275,7 +276,7 @@ def seed(n_tickets: int, ref) -> None:
         start = existing + 1
         while start <= n_tickets:
             stop = min(start + CHUNK - 1, n_tickets)
-            _insert_select(cursor, Ticket, columns, source, {**params, "start": start, "stop": stop})
+            _insert_select(cursor, Ticket, columns, TICKET_ROWS, {**params, "start": start, "stop": stop})
             print(f"seed: tickets {start}..{stop} ({time.perf_counter() - started:.0f} s)")
             start = stop + 1
 

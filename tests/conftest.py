@@ -1,6 +1,7 @@
 import multiprocessing
 
 import pytest
+
 from tests.factories import AgentFactory, CustomerFactory, InboxFactory, TeamFactory, UserFactory
 
 

@@ -37,8 +37,11 @@ def worker_queue(transactional_db):
         return
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "helpdesk.settings"}
-    command = [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h",
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"]  # fmt: skip
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-P", "solo"),
+        *("-Q", queue, "-n", f"{queue}@%h", "--loglevel", "WARNING"),
+        *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60

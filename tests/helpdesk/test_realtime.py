@@ -9,6 +9,13 @@ from helpdesk.asgi import application
 from helpdesk.services.tickets import add_internal_note, change_status, open_ticket, receive_customer_message, reply
 
 ORIGIN = (b"origin", b"http://localhost")
+MALFORMED_FRAMES = [
+    ("not json", "bad_json"),
+    ("[1, 2]", "bad_frame"),
+    ('{"type": "dance"}', "unknown_type"),
+    ('{"type": "resync", "after_seq": "x"}', "bad_field"),
+    ("x" * 70_000, "bad_frame"),
+]
 
 
 def _session_cookie(user) -> bytes:
@@ -94,8 +101,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_keeps_working(ticket
     socket, connected, _ = await _connect(agent, ticket.pk)
     assert connected
     try:
-        for frame, code in [("not json", "bad_json"), ("[1, 2]", "bad_frame"), ('{"type": "dance"}', "unknown_type"),
-                            ('{"type": "resync", "after_seq": "x"}', "bad_field"), ("x" * 70_000, "bad_frame")]:  # fmt: skip
+        for frame, code in MALFORMED_FRAMES:
             await socket.send_to(text_data=frame)
             assert (await socket.receive_json_from(timeout=5))["code"] == code
         await socket.send_json_to({"type": "resync", "after_seq": 0})
