@@ -48,30 +48,41 @@ SUBJECTS = [
     "Delivery delayed", "Double charged", "How do I export my data?", "Account locked", "Cancel subscription",
 ]  # fmt: skip
 
-# One row per ticket number g: random draws, then the status (mostly closed, a live backlog of new, open and
-# pending), its assignee (none while new or with the bot, 15% unassigned otherwise), its team (the assignee's;
-# random or none when unassigned), inbox, and last update (the backlog in the last 30 days, skewed to recent;
-# solved in the last 4 days, since solved tickets close after 96 hours; closed over the past year).
+# One row per ticket number g, in creation order (ids follow created_at, as in a live system), created
+# evenly over the past year. The status depends on the age: the last days hold the live backlog (new, open,
+# pending, solved), older tickets are nearly all closed (solved tickets close after 96 hours). Then the
+# assignee (none while new or with the bot, 15% unassigned otherwise), the team (the assignee's; random or
+# none when unassigned), the inbox and the last update.
 # OFFSET 0 keeps each level a separate subquery, so each random() is drawn once per row.
 TICKET_ROWS = """(SELECT t.*, CASE WHEN agent_ix IS NOT NULL THEN mod(agent_ix, %(n_teams)s)
                      WHEN r_team < 0.1 THEN NULL ELSE floor(r_team * %(n_teams)s)::int END AS team_ix,
                 floor(r_inbox * %(n_inboxes)s)::int AS inbox_ix,
-                CASE WHEN status IN ('bot', 'new', 'open', 'pending', 'on_hold')
-                         THEN now() - r_time * r_time * interval '30 days'
-                     WHEN status = 'solved' THEN now() - r_time * interval '4 days'
-                     ELSE now() - r_time * interval '365 days' END AS updated
+                CASE WHEN status = 'closed' THEN LEAST(now(), created + interval '4 days' + r_time * interval '2 days')
+                     ELSE created + r_time * (now() - created) END AS updated
     FROM (SELECT d.*, CASE WHEN status IN ('bot', 'new') OR r_agent < 0.15 THEN NULL
                       ELSE floor(random() * %(n_agents)s)::int END AS agent_ix
-          FROM (SELECT g, random() AS r_time, random() AS r_agent, random() AS r_team,
+          FROM (SELECT gs.*, random() AS r_time, random() AS r_agent, random() AS r_team,
                        random() AS r_inbox, random() AS r_misc, random() AS r_customer,
-                       CASE WHEN s < 0.002 THEN 'bot' WHEN s < 0.022 THEN 'new' WHEN s < 0.062 THEN 'open'
-                            WHEN s < 0.092 THEN 'pending' WHEN s < 0.102 THEN 'on_hold'
-                            WHEN s < 0.122 THEN 'solved' ELSE 'closed' END AS status
-                FROM (SELECT g, random() AS s FROM generate_series(%(start)s, %(stop)s) AS g OFFSET 0) AS gs
+                       CASE WHEN age < 2 THEN CASE WHEN s < 0.02 THEN 'bot' WHEN s < 0.27 THEN 'new'
+                                 WHEN s < 0.62 THEN 'open' WHEN s < 0.82 THEN 'pending'
+                                 WHEN s < 0.85 THEN 'on_hold' ELSE 'solved' END
+                            WHEN age < 4 THEN CASE WHEN s < 0.05 THEN 'new' WHEN s < 0.30 THEN 'open'
+                                 WHEN s < 0.55 THEN 'pending' WHEN s < 0.60 THEN 'on_hold' ELSE 'solved' END
+                            WHEN age < 30 THEN CASE WHEN s < 0.10 THEN 'open' WHEN s < 0.20 THEN 'pending'
+                                 WHEN s < 0.25 THEN 'on_hold' ELSE 'closed' END
+                            ELSE CASE WHEN s < 0.005 THEN 'open' WHEN s < 0.015 THEN 'pending'
+                                 WHEN s < 0.02 THEN 'on_hold' ELSE 'closed' END
+                       END AS status
+                FROM (SELECT g, created, random() AS s, extract(epoch FROM now() - created) / 86400 AS age
+                      FROM (SELECT g, now() - (1 - g::float8 / %(n_total)s) * interval '365 days'
+                                      - random() * interval '1 hour' AS created
+                            FROM generate_series(%(start)s, %(stop)s) AS g OFFSET 0) AS c0
+                      OFFSET 0) AS gs
                 OFFSET 0) AS d
           OFFSET 0) AS t
     OFFSET 0) AS tk
-    JOIN bench_customer_ids c ON c.rn = 1 + floor(tk.r_customer * %(n_customers)s)::int"""
+    JOIN bench_customer_ids c ON c.rn = 1 + floor(tk.r_customer * %(n_customers)s)::int
+    ORDER BY g"""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -251,6 +262,7 @@ def seed(n_tickets: int, ref) -> None:
             "n_teams": len(ref["teams"]),
             "n_agents": len(ref["agents"]),
             "n_inboxes": len(ref["inboxes"]),
+            "n_total": n_tickets,
         }
         columns = {
             "inbox_id": "(%(inboxes)s::bigint[])[inbox_ix + 1]",
@@ -263,10 +275,10 @@ def seed(n_tickets: int, ref) -> None:
             "team_id": "(%(teams)s::bigint[])[team_ix + 1]",
             "assignee_id": "(%(agents)s::int[])[agent_ix + 1]",
             "last_message_seq": "1 + floor(r_misc * r_misc * 12)::int",
-            "created_at": "updated - r_misc * interval '10 days'",
+            "created_at": "created",
             "updated_at": "updated",
             "first_response_at": "CASE WHEN status IN ('bot', 'new') THEN NULL "
-            "ELSE updated - r_misc * interval '10 days' + interval '20 minutes' END",
+            "ELSE LEAST(updated, created + r_misc * interval '4 hours') END",
             "solved_at": "CASE WHEN status = 'solved' THEN updated "
             "WHEN status = 'closed' THEN updated - interval '96 hours' END",
             "closed_at": "CASE WHEN status = 'closed' THEN updated END",

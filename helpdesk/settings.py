@@ -215,6 +215,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.ChannelKind",
+        "IdentityKindEnum": "customers.models.IdentityKind",
+        "MessageKindEnum": "helpdesk.models.MessageKind",
+        "PostKindEnum": "helpdesk.api.serializers.PostKind",
+    },
 }
 
 # --- Helpdesk behaviour ---------------------------------------------------------------------------

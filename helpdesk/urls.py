@@ -8,7 +8,7 @@ from helpdesk import views
 
 urlpatterns = [
     path("", views.inbox, name="home"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket-page"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -56,7 +56,7 @@ def ticket_detail(request, ticket_id: int):
         except (ValidationError, TransitionNotAllowed) as error:
             flash.error(request, "; ".join(getattr(error, "messages", [str(error)])))
         else:
-            return redirect("ticket-detail", ticket_id=ticket.pk)
+            return redirect("ticket-page", ticket_id=ticket.pk)
     return render(
         request,
         "helpdesk/ticket.html",

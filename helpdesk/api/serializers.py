@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -119,8 +120,13 @@ class MessageSerializer(serializers.ModelSerializer):
         return _user_ref(message.author_user)
 
 
+class PostKind(models.TextChoices):
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+
+
 class NewMessageSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[("reply", "Public reply"), ("note", "Internal note")], default="reply")
+    kind = serializers.ChoiceField(choices=PostKind.choices, default=PostKind.REPLY)
     body_text = serializers.CharField(max_length=200_000, required=False, allow_blank=True, default="")
     body_html = serializers.CharField(max_length=400_000, required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(
