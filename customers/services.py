@@ -164,7 +164,9 @@ def save_segment(*, segment: Segment) -> Segment:
 
     errors = CustomerFilter.errors_for(segment.filters)
     if errors:
-        raise ValidationError({"filters": errors})
+        raise ValidationError(
+            {"filters": [f"{name}: {message}" for name, messages in errors.items() for message in messages]}
+        )
     segment.full_clean()
     segment.save()
     return segment
