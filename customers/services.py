@@ -141,6 +141,28 @@ def add_identity(
 
 
 @transaction.atomic
+def claim_identity(
+    *, customer: Customer, kind: str, value: str, verified: bool, actor: AbstractBaseUser | None = None
+) -> Customer:
+    """`customer` says this address is theirs; returns the customer who now holds the conversation.
+
+    A free address is simply added. An address that already names another customer joins the two only
+    when the claim is verified (a confirmed address, a login the site vouches for): the claimant is then
+    merged into the holder. An unverified claim on someone else's address raises IdentityConflict and
+    changes nothing, so typing an email into a chat never opens another customer's history.
+    """
+    try:
+        add_identity(customer=customer, kind=kind, value=value, verified=verified, actor=actor)
+    except IdentityConflict as conflict:
+        if not verified:
+            raise
+        holder = conflict.identity.customer
+        merge_customers(source=customer, target=holder, actor=actor, reason=f"verified {kind} claim")
+        return Customer.objects.get(pk=holder.pk)
+    return customer
+
+
+@transaction.atomic
 def remove_identity(*, identity: Identity, actor: AbstractBaseUser | None = None) -> None:
     customer = identity.customer
     description = str(identity)

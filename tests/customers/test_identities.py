@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from customers.identities import normalize_identity
 from customers.models import Customer, Identity, IdentityKind
-from customers.services import IdentityConflict, add_identity, identify_customer
+from customers.services import IdentityConflict, add_identity, claim_identity, identify_customer
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,28 @@ def test_adding_a_known_address_again_can_verify_it():
 
     assert identity.pk == result.identity.pk
     assert identity.verified
+
+
+@pytest.mark.django_db
+def test_a_verified_claim_joins_the_visitor_to_the_customer_who_holds_the_address():
+
+    owner = identify_customer(kind=IdentityKind.EMAIL, value="hanako@example.jp").customer
+    visitor = identify_customer(kind=IdentityKind.CHAT_VISITOR, value="visitor-0000002").customer
+
+    with pytest.raises(IdentityConflict):
+        claim_identity(customer=visitor, kind=IdentityKind.EMAIL, value="hanako@example.jp", verified=False)
+    assert not Customer.objects.get(pk=visitor.pk).is_merged
+
+    holder = claim_identity(customer=visitor, kind=IdentityKind.EMAIL, value="hanako@example.jp", verified=True)
+
+    assert holder == owner
+    assert Customer.objects.get(pk=visitor.pk).merged_into == owner
+    assert set(owner.identities.values_list("kind", flat=True)) == {IdentityKind.EMAIL, IdentityKind.CHAT_VISITOR}
+
+
+@pytest.mark.django_db
+def test_claiming_a_free_address_adds_it():
+
+    visitor = identify_customer(kind=IdentityKind.CHAT_VISITOR, value="visitor-0000003").customer
+    assert claim_identity(customer=visitor, kind=IdentityKind.EMAIL, value="new@example.com", verified=False) == visitor
+    assert visitor.identities.filter(kind=IdentityKind.EMAIL, verified=False).exists()
