@@ -1,6 +1,7 @@
 import multiprocessing
 
 import pytest
+from django.core.cache import cache
 
 from tests.factories import AgentFactory, CustomerFactory, InboxFactory, TeamFactory, UserFactory
 
@@ -14,6 +15,7 @@ def pytest_configure(config):
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # rate-limit counters must not leak between tests (or runs, on Redis)
 
 
 @pytest.fixture

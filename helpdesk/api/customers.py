@@ -63,7 +63,6 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request):
         data = _valid(NewCustomerSerializer, request)
         identities = data.pop("identities", [])
-        data.pop("tags", None)
         customer = customer_services.create_customer(actor=request.user, identities=identities, **data)
         return self._customer_response(customer, status.HTTP_201_CREATED)
 

@@ -6,13 +6,13 @@ from helpdesk.models import Attachment, Message, Ticket
 from helpdesk.selectors.access import messages_visible_to, tickets_visible_to
 
 
+def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What a ticket row shows (customer, inbox, team, assignee, tags), fetched in two queries per page."""
+    return tickets.select_related("customer", "inbox", "team", "assignee__agent_profile").prefetch_related("tags")
+
+
 def ticket_list(*, user) -> QuerySet[Ticket]:
-    return (
-        tickets_visible_to(user)
-        .select_related("customer", "inbox", "team", "assignee__agent_profile")
-        .prefetch_related("tags")
-        .order_by("-updated_at", "-id")
-    )
+    return with_list_relations(tickets_visible_to(user)).order_by("-updated_at", "-id")
 
 
 def ticket_timeline(*, user, ticket: Ticket) -> QuerySet[Message]:

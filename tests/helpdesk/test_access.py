@@ -142,3 +142,16 @@ def test_assigning_to_a_team_member_works_and_to_an_outsider_is_a_400(ticket, ag
     assign_ticket(ticket=ticket, assignee=None, actor=supervisor)
     ticket.refresh_from_db()
     assert ticket.assignee is None
+
+
+def test_a_restricted_agent_who_hands_a_ticket_to_another_team_gets_the_result_then_loses_it(
+    restricted_agent, restricted_team, team
+):
+    billing_ticket = open_ticket(inbox=InboxFactory(team=restricted_team), customer=CustomerFactory(), subject="x")
+    client = api_as(restricted_agent)
+
+    response = client.post(f"/api/v1/tickets/{billing_ticket.pk}/assign/", {"team": team.pk}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["team"]["id"] == team.pk
+    assert client.get(f"/api/v1/tickets/{billing_ticket.pk}/").status_code == 404
