@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "helpdesk.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "customers.models.ChannelKind",
         "IdentityKindEnum": "customers.models.IdentityKind",

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
 
 from helpdesk.filters import TicketFilter
 from helpdesk.forms import CustomerReplyForm, ReplyForm
@@ -78,3 +79,10 @@ def _post_from_form(request, ticket: Ticket, data: dict, is_staff: bool) -> None
             ticket_services.change_status(ticket=ticket, status=data["status"], actor=request.user)
     else:
         ticket_services.reply(ticket=ticket, agent=request.user, body_text=data["body"], status=data["status"] or None)
+
+
+def not_found(request, exception=None):
+    """404s under /api/ speak JSON like the rest of the API; pages get the HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
+from customers.api.fields import BoundedPrimaryKeyRelatedField, IdField, StrictCharField, StrictModelSerializer
 from customers.models import Customer, CustomerMerge, CustomerNote, Identity, IdentityKind, Organization, Segment
 
 
-class IdentitySerializer(serializers.ModelSerializer):
-    value = serializers.CharField(max_length=320, help_text="Normalized on save (lower-case email, E.164 phone...).")
+class IdentitySerializer(StrictModelSerializer):
+    value = StrictCharField(max_length=320, help_text="Normalized on save (lower-case email, E.164 phone...).")
 
     class Meta:
         model = Identity
@@ -14,23 +15,21 @@ class IdentitySerializer(serializers.ModelSerializer):
 
 class NewIdentitySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=IdentityKind.choices)
-    value = serializers.CharField(max_length=320)
+    value = StrictCharField(max_length=320)
     verified = serializers.BooleanField(default=False)
 
 
-class OrganizationRefSerializer(serializers.ModelSerializer):
+class OrganizationRefSerializer(StrictModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "name"]
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(StrictModelSerializer):
     identities = IdentitySerializer(many=True, read_only=True)
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
-    organization = serializers.PrimaryKeyRelatedField(
-        queryset=Organization.objects.all(), allow_null=True, required=False
-    )
-    organization_name = serializers.CharField(source="organization.name", read_only=True, default=None)
+    organization = BoundedPrimaryKeyRelatedField(queryset=Organization.objects.all(), allow_null=True, required=False)
+    organization_name = StrictCharField(source="organization.name", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Customer
@@ -48,8 +47,8 @@ class NewCustomerSerializer(CustomerSerializer):
         pass
 
 
-class CustomerNoteSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.get_username", read_only=True, default=None)
+class CustomerNoteSerializer(StrictModelSerializer):
+    author = StrictCharField(source="author.get_username", read_only=True, default=None)
 
     class Meta:
         model = CustomerNote
@@ -58,18 +57,18 @@ class CustomerNoteSerializer(serializers.ModelSerializer):
 
 
 class MergeRequestSerializer(serializers.Serializer):
-    source = serializers.IntegerField(help_text="Id of the customer to merge into this one.")
-    reason = serializers.CharField(max_length=200, required=False, default="")
+    source = IdField(help_text="Id of the customer to merge into this one.")
+    reason = StrictCharField(max_length=200, required=False, default="")
 
 
-class CustomerMergeSerializer(serializers.ModelSerializer):
+class CustomerMergeSerializer(StrictModelSerializer):
     class Meta:
         model = CustomerMerge
         fields = ["id", "source", "target", "performed_by", "reason", "moved", "created_at", "undone_at", "undone_by"]
         read_only_fields = fields
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(StrictModelSerializer):
     class Meta:
         model = Segment
         fields = ["id", "name", "description", "filters", "created_at"]

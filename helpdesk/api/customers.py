@@ -43,6 +43,7 @@ def _valid(serializer_class, request):
 )
 class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CustomerSerializer
+    lookup_value_regex = "[0-9]{1,18}"
     permission_classes = [IsStaffRole]
     filterset_class = CustomerFilter
     pagination_class = RecentFirstCursorPagination
@@ -92,7 +93,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(IdentitySerializer(customer.identities.all(), many=True).data)
 
     @extend_schema(responses={204: None, 404: NOT_FOUND})
-    @action(detail=True, methods=["delete"], url_path=r"identities/(?P<identity_id>\d+)", filterset_class=None)
+    @action(detail=True, methods=["delete"], url_path=r"identities/(?P<identity_id>[0-9]{1,18})", filterset_class=None)
     def remove_identity(self, request, pk=None, identity_id=None):
         customer = self.get_object()
         try:
@@ -153,6 +154,7 @@ class MergeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Recorded merges; POST .../undo/ gives the source customer back what moved."""
 
     serializer_class = CustomerMergeSerializer
+    lookup_value_regex = "[0-9]{1,18}"
     permission_classes = [IsStaffRole]
     pagination_class = RecentFirstCursorPagination
     queryset = CustomerMerge.objects.all()
@@ -168,6 +170,7 @@ class SegmentViewSet(viewsets.ModelViewSet):
     """Saved customer filters (same parameters as the customer list)."""
 
     serializer_class = SegmentSerializer
+    lookup_value_regex = "[0-9]{1,18}"
     permission_classes = [IsStaffRole]
     pagination_class = RecentFirstCursorPagination
     queryset = Segment.objects.all()

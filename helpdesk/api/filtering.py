@@ -1,8 +1,12 @@
+import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
+from customers.api.fields import is_id
+
 # Query parameters that are not filters but are understood everywhere.
 GLOBAL_PARAMS = frozenset({"cursor", "page_size", "format"})
+BOOLEAN_VALUES = frozenset({"true", "false", "1", "0"})
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -17,4 +21,29 @@ class StrictFilterBackend(DjangoFilterBackend):
         unknown = sorted(set(request.query_params) - known)
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        if filterset_class is not None:
+            self._reject_values_django_filter_would_ignore(request, filterset_class)
         return super().filter_queryset(request, queryset, view)
+
+    @staticmethod
+    def _reject_values_django_filter_would_ignore(request, filterset_class):
+        """`?status=` is not "any status" and `?unassigned=maybe` is not "either": django-filter would
+        drop both silently, so they are refused here. Only free-text filters may be empty."""
+        errors = {}
+        for name, filter_ in filterset_class.base_filters.items():
+            values = request.query_params.getlist(name)
+            if "" in values and not isinstance(filter_, django_filters.CharFilter):
+                errors[name] = ["A value is required."]
+            elif isinstance(filter_, django_filters.BooleanFilter) and values:
+                if len(values) > 1 or values[0].lower() not in BOOLEAN_VALUES:
+                    errors[name] = ["Either true or false."]
+            elif isinstance(
+                filter_, django_filters.ModelChoiceFilter | django_filters.ModelMultipleChoiceFilter
+            ) and not all(map(is_id, values)):
+                errors[name] = ["An id is a whole number."]
+            elif len(values) > 1 and not isinstance(
+                filter_, django_filters.MultipleChoiceFilter | django_filters.ModelMultipleChoiceFilter
+            ):
+                errors[name] = ["Give this parameter once."]
+        if errors:
+            raise ValidationError(errors)

@@ -3,13 +3,14 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customers.api.fields import BoundedPrimaryKeyRelatedField, IdField, StrictCharField, StrictModelSerializer
 from customers.models import Customer
 from helpdesk.models import Attachment, AuditEntry, Inbox, Message, Priority, Ticket, TicketStatus
 
 
 class RefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = StrictCharField()
 
 
 def _user_ref(user) -> dict | None:
@@ -20,7 +21,7 @@ def _user_ref(user) -> dict | None:
     return {"id": user.pk, "name": name}
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(StrictModelSerializer):
     inbox = serializers.SerializerMethodField()
     customer = serializers.SerializerMethodField()
     team = serializers.SerializerMethodField()
@@ -51,18 +52,18 @@ class TicketSerializer(serializers.ModelSerializer):
     def get_assignee(self, ticket):
         return _user_ref(ticket.assignee)
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ListField(child=StrictCharField()))
     def get_tags(self, ticket):
         return sorted(tag.name for tag in ticket.tags.all())
 
 
 class NewTicketSerializer(serializers.Serializer):
-    inbox = serializers.PrimaryKeyRelatedField(queryset=Inbox.objects.filter(is_active=True))
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.filter(merged_into__isnull=True))
-    subject = serializers.CharField(max_length=255)
+    inbox = BoundedPrimaryKeyRelatedField(queryset=Inbox.objects.filter(is_active=True))
+    customer = BoundedPrimaryKeyRelatedField(queryset=Customer.objects.filter(merged_into__isnull=True))
+    subject = StrictCharField(max_length=255)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
-    body_text = serializers.CharField(max_length=200_000, required=False, allow_blank=True, default="")
-    body_html = serializers.CharField(max_length=400_000, required=False, allow_blank=True, default="")
+    body_text = StrictCharField(max_length=200_000, required=False, allow_blank=True, default="")
+    body_html = StrictCharField(max_length=400_000, required=False, allow_blank=True, default="")
     from_customer = serializers.BooleanField(
         default=False,
         help_text="Record the body as written by the customer (a phone request, say) instead of sent by the agent.",
@@ -70,9 +71,9 @@ class NewTicketSerializer(serializers.Serializer):
 
 
 class TicketUpdateSerializer(serializers.Serializer):
-    subject = serializers.CharField(max_length=255, required=False)
+    subject = StrictCharField(max_length=255, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
+    tags = serializers.ListField(child=StrictCharField(max_length=64), required=False, max_length=50)
 
 
 class StatusChangeSerializer(serializers.Serializer):
@@ -80,8 +81,8 @@ class StatusChangeSerializer(serializers.Serializer):
 
 
 class AssignmentSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(allow_null=True, required=False, help_text="Agent user id, or null.")
-    team = serializers.IntegerField(allow_null=True, required=False, help_text="Team id, or null.")
+    assignee = IdField(allow_null=True, required=False, help_text="Agent user id, or null.")
+    team = IdField(allow_null=True, required=False, help_text="Team id, or null.")
 
     def validate(self, attrs):
         if not attrs:
@@ -89,7 +90,7 @@ class AssignmentSerializer(serializers.Serializer):
         return attrs
 
 
-class AttachmentSerializer(serializers.ModelSerializer):
+class AttachmentSerializer(StrictModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -101,7 +102,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return f"/api/v1/tickets/{attachment.message.ticket_id}/attachments/{attachment.pk}/"
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(StrictModelSerializer):
     author = serializers.SerializerMethodField()
     attachments = AttachmentSerializer(many=True, read_only=True)
 
@@ -127,12 +128,12 @@ class PostKind(models.TextChoices):
 
 class NewMessageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PostKind.choices, default=PostKind.REPLY)
-    body_text = serializers.CharField(max_length=200_000, required=False, allow_blank=True, default="")
-    body_html = serializers.CharField(max_length=400_000, required=False, allow_blank=True, default="")
+    body_text = StrictCharField(max_length=200_000, required=False, allow_blank=True, default="")
+    body_html = StrictCharField(max_length=400_000, required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(
         choices=TicketStatus.choices, required=False, help_text="Move the ticket on with a reply (e.g. pending)."
     )
-    external_id = serializers.CharField(
+    external_id = StrictCharField(
         max_length=255,
         required=False,
         help_text="Idempotency key: posting the same id again returns the first message.",
@@ -154,7 +155,7 @@ class NewMessageSerializer(serializers.Serializer):
         return attrs
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(StrictModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:

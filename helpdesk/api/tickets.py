@@ -50,6 +50,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """Tickets the caller may see. Agents restricted to their teams and customers see only theirs."""
 
     serializer_class = TicketSerializer
+    lookup_value_regex = "[0-9]{1,18}"
     permission_classes = [HasHelpdeskRole]
     filterset_class = TicketFilter
     extra_query_params: tuple[str, ...] = ()
@@ -205,7 +206,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: NOT_FOUND})
-    @action(detail=True, url_path=r"attachments/(?P<attachment_id>\d+)", filterset_class=None)
+    @action(detail=True, url_path=r"attachments/(?P<attachment_id>[0-9]{1,18})", filterset_class=None)
     def attachment(self, request, pk=None, attachment_id=None):
         """Download an attachment of a message the caller may see."""
         try:
