@@ -23,6 +23,8 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.ticket = await self._authorized_ticket(self.scope["url_route"]["kwargs"]["ticket_id"])
         if self.ticket is None:
+            # Accept first: a close before accepting reaches browsers as a failed handshake (1006), not 4404.
+            await self.accept()
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.group = ticket_group(self.ticket.pk, public=not self.is_staff)
@@ -34,7 +36,7 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if bytes_data is not None or text_data is None or len(text_data) > MAX_FRAME_BYTES:
+        if bytes_data is not None or text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
             await self.send_json(
                 {"type": "error", "code": "bad_frame", "detail": "Send JSON text frames under 64 KiB."}
             )
@@ -58,10 +60,9 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
             messages = await self._messages_after(after_seq)
             for message in messages:
                 await self.send_json({"type": "message", "message": message})
-            # Fewer than the limit means the client is now up to date; otherwise it resyncs again.
-            await self.send_json(
-                {"type": "resynced", "complete": len(messages) < RESYNC_LIMIT, "last_seq": await self._last_seq()}
-            )
+            # `last_seq`: where the next resync starts. Fewer than the limit means the client is up to date.
+            last_seq = messages[-1]["seq"] if messages else after_seq
+            await self.send_json({"type": "resynced", "complete": len(messages) < RESYNC_LIMIT, "last_seq": last_seq})
             return
         await self.send_json({"type": "error", "code": "unknown_type", "detail": "Unknown frame type."})
 
@@ -74,6 +75,10 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
         elif payload["type"] == "ticket_status_changed":
             await self.send_json({"type": "status", "status": payload["new_status"], "previous": payload["old_status"]})
         elif payload["type"] == "ticket_assigned":
+            # A new team can take the ticket out of this user's sight: check again before telling them more.
+            if await self._authorized_ticket(self.ticket.pk) is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
             await self.send_json(
                 {"type": "assigned", "assignee_id": payload["assignee_id"], "team_id": payload["team_id"]}
             )
@@ -95,7 +100,3 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
     def _message(self, message_id: int) -> dict | None:
         message = ticket_timeline(user=self.user, ticket=self.ticket).filter(pk=message_id).first()
         return MessageSerializer(message).data if message is not None else None
-
-    @database_sync_to_async
-    def _last_seq(self) -> int:
-        return Ticket.objects.values_list("last_message_seq", flat=True).get(pk=self.ticket.pk)

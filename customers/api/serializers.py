@@ -1,6 +1,12 @@
 from rest_framework import serializers
 
-from customers.api.fields import BoundedPrimaryKeyRelatedField, IdField, StrictCharField, StrictModelSerializer
+from customers.api.fields import (
+    BoundedPrimaryKeyRelatedField,
+    IdField,
+    StrictCharField,
+    StrictModelSerializer,
+    StrictSerializer,
+)
 from customers.models import Customer, CustomerMerge, CustomerNote, Identity, IdentityKind, Organization, Segment
 
 
@@ -13,7 +19,7 @@ class IdentitySerializer(StrictModelSerializer):
         read_only_fields = ["display_value", "created_at"]
 
 
-class NewIdentitySerializer(serializers.Serializer):
+class NewIdentitySerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=IdentityKind.choices)
     value = StrictCharField(max_length=320)
     verified = serializers.BooleanField(default=False)
@@ -56,7 +62,7 @@ class CustomerNoteSerializer(StrictModelSerializer):
         read_only_fields = ["author", "created_at"]
 
 
-class MergeRequestSerializer(serializers.Serializer):
+class MergeRequestSerializer(StrictSerializer):
     source = IdField(help_text="Id of the customer to merge into this one.")
     reason = StrictCharField(max_length=200, required=False, default="")
 

@@ -6,7 +6,7 @@ from customers.api.fields import is_id
 
 # Query parameters that are not filters but are understood everywhere.
 GLOBAL_PARAMS = frozenset({"cursor", "page_size", "format"})
-BOOLEAN_VALUES = frozenset({"true", "false", "1", "0"})
+BOOLEAN_VALUES = frozenset({"true", "false"})  # what django-filter understands; it ignores the rest
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -35,7 +35,7 @@ class StrictFilterBackend(DjangoFilterBackend):
             if "" in values and not isinstance(filter_, django_filters.CharFilter):
                 errors[name] = ["A value is required."]
             elif isinstance(filter_, django_filters.BooleanFilter) and values:
-                if len(values) > 1 or values[0].lower() not in BOOLEAN_VALUES:
+                if len(values) > 1 or values[0] not in BOOLEAN_VALUES:
                     errors[name] = ["Either true or false."]
             elif isinstance(
                 filter_, django_filters.ModelChoiceFilter | django_filters.ModelMultipleChoiceFilter

@@ -3,12 +3,18 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.api.fields import BoundedPrimaryKeyRelatedField, IdField, StrictCharField, StrictModelSerializer
+from customers.api.fields import (
+    BoundedPrimaryKeyRelatedField,
+    IdField,
+    StrictCharField,
+    StrictModelSerializer,
+    StrictSerializer,
+)
 from customers.models import Customer
 from helpdesk.models import Attachment, AuditEntry, Inbox, Message, Priority, Ticket, TicketStatus
 
 
-class RefSerializer(serializers.Serializer):
+class RefSerializer(StrictSerializer):
     id = serializers.IntegerField()
     name = StrictCharField()
 
@@ -57,7 +63,7 @@ class TicketSerializer(StrictModelSerializer):
         return sorted(tag.name for tag in ticket.tags.all())
 
 
-class NewTicketSerializer(serializers.Serializer):
+class NewTicketSerializer(StrictSerializer):
     inbox = BoundedPrimaryKeyRelatedField(queryset=Inbox.objects.filter(is_active=True))
     customer = BoundedPrimaryKeyRelatedField(queryset=Customer.objects.filter(merged_into__isnull=True))
     subject = StrictCharField(max_length=255)
@@ -70,17 +76,17 @@ class NewTicketSerializer(serializers.Serializer):
     )
 
 
-class TicketUpdateSerializer(serializers.Serializer):
+class TicketUpdateSerializer(StrictSerializer):
     subject = StrictCharField(max_length=255, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     tags = serializers.ListField(child=StrictCharField(max_length=64), required=False, max_length=50)
 
 
-class StatusChangeSerializer(serializers.Serializer):
+class StatusChangeSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
 
 
-class AssignmentSerializer(serializers.Serializer):
+class AssignmentSerializer(StrictSerializer):
     assignee = IdField(allow_null=True, required=False, help_text="Agent user id, or null.")
     team = IdField(allow_null=True, required=False, help_text="Team id, or null.")
 
@@ -126,7 +132,7 @@ class PostKind(models.TextChoices):
     NOTE = "note", "Internal note"
 
 
-class NewMessageSerializer(serializers.Serializer):
+class NewMessageSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=PostKind.choices, default=PostKind.REPLY)
     body_text = StrictCharField(max_length=200_000, required=False, allow_blank=True, default="")
     body_html = StrictCharField(max_length=400_000, required=False, allow_blank=True, default="")

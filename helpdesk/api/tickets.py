@@ -1,5 +1,7 @@
 """Tickets and their timeline over REST. Thin: validate, authorize through the selectors, call a service."""
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -10,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from helpdesk.api.errors import Conflict
 from helpdesk.api.pagination import RecentFirstCursorPagination, TimelineCursorPagination
 from helpdesk.api.permissions import HasHelpdeskRole
 from helpdesk.api.serializers import (
@@ -18,12 +21,13 @@ from helpdesk.api.serializers import (
     MessageSerializer,
     NewMessageSerializer,
     NewTicketSerializer,
+    PostKind,
     StatusChangeSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
 )
 from helpdesk.filters import TicketFilter
-from helpdesk.models import Attachment, AuditEntry, Role, Team, Ticket
+from helpdesk.models import Attachment, AuditEntry, Message, Role, Team, Ticket
 from helpdesk.selectors.access import attachment_access, is_staff_role, role_of, ticket_access
 from helpdesk.selectors.tickets import ticket_list, ticket_timeline, with_list_relations
 from helpdesk.services import tickets as ticket_services
@@ -140,7 +144,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         methods=["post"],
         request={"application/json": NewMessageSerializer, "multipart/form-data": NewMessageSerializer},
-        responses={201: MessageSerializer, 200: MessageSerializer, 400: INVALID, 404: NOT_FOUND, 409: CONFLICT},
+        responses={
+            201: MessageSerializer,
+            200: OpenApiResponse(MessageSerializer, description="Replay of an external_id: the message stored first."),
+            400: INVALID,
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
     )
     @action(
         detail=True,
@@ -157,7 +167,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         messages = ticket_timeline(user=request.user, ticket=ticket)
         after_seq = request.query_params.get("after_seq")
         if after_seq is not None:
-            if not after_seq.isdigit():
+            if not re.fullmatch(r"[0-9]{1,10}", after_seq):
                 raise self._invalid("after_seq", "A whole number.")
             messages = messages.filter(seq__gt=int(after_seq))
         self.filter_queryset(messages)  # rejects unknown parameters
@@ -166,30 +176,35 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _post_message(self, ticket):
         data = self._valid(NewMessageSerializer)
+        user = self.request.user
+        # Idempotency keys live in a namespace of their own per user, apart from channel ids.
+        key = f"api:{user.pk}:{data['external_id']}" if data.get("external_id") else None
+        if key:
+            earlier = Message.objects.filter(inbox_id=ticket.inbox_id, external_id=key).first()
+            if earlier is not None:
+                if earlier.ticket_id != ticket.pk:
+                    raise Conflict(f"This external_id was already used on ticket #{earlier.ticket_id}.")
+                earlier = ticket_timeline(user=user, ticket=ticket).get(pk=earlier.pk)
+                return Response(MessageSerializer(earlier).data, status=status.HTTP_200_OK)
         files = _attachments(data.get("attachments", []))
-        role = role_of(self.request.user)
-        if role == Role.CUSTOMER:
-            if data["kind"] != "reply" or "status" in data:
+        body = {
+            "body_text": data["body_text"],
+            "body_html": data["body_html"],
+            "attachments": files,
+            "external_id": key,
+        }
+        if role_of(user) == Role.CUSTOMER:
+            if data["kind"] != PostKind.REPLY or "status" in data:
                 raise PermissionDenied("Customers can only reply.")
-            message = ticket_services.receive_customer_message(
-                ticket=ticket,
-                body_text=data["body_text"],
-                body_html=data["body_html"],
-                channel=CHANNEL_OF_PORTAL,
-                external_id=data.get("external_id"),
-                attachments=files,
-            )
-        elif data["kind"] == "note":
-            message = ticket_services.add_internal_note(
-                ticket=ticket, agent=self.request.user, body_text=data["body_text"], body_html=data["body_html"],
-                attachments=files, external_id=data.get("external_id"),
-            )  # fmt: skip
+            message = ticket_services.receive_customer_message(ticket=ticket, channel=CHANNEL_OF_PORTAL, **body)
+        elif data["kind"] == PostKind.NOTE:
+            with transaction.atomic():
+                message = ticket_services.add_internal_note(ticket=ticket, agent=user, **body)
+                if "status" in data:
+                    ticket_services.change_status(ticket=ticket, status=data["status"], actor=user)
         else:
-            message = ticket_services.reply(
-                ticket=ticket, agent=self.request.user, body_text=data["body_text"], body_html=data["body_html"],
-                attachments=files, status=data.get("status"), external_id=data.get("external_id"),
-            )  # fmt: skip
-        message = ticket_timeline(user=self.request.user, ticket=ticket).get(pk=message.pk)
+            message = ticket_services.reply(ticket=ticket, agent=user, status=data.get("status"), **body)
+        message = ticket_timeline(user=user, ticket=ticket).get(pk=message.pk)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), 404: NOT_FOUND})

@@ -87,7 +87,12 @@ def receive_customer_message(
     external_id: str | None = None,
     attachments: Sequence[NewAttachment] = (),
 ) -> Message:
-    """A customer writes on a ticket; a pending or solved ticket comes back to the agents."""
+    """A customer writes on a ticket; a pending or solved ticket comes back to the agents.
+
+    A closed ticket takes no more messages (TransitionNotAllowed): channels open a follow-up instead.
+    """
+    if _current_status(ticket) == TicketStatus.CLOSED:
+        raise TransitionNotAllowed(TicketStatus.CLOSED, TicketStatus.OPEN)
     posted = post_message(
         ticket=ticket,
         author_type=AuthorType.CUSTOMER,

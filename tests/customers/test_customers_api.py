@@ -5,8 +5,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.events import CustomersMerged, subscribe, unsubscribe
-from customers.models import Customer, Tag
-from customers.services import add_identity, merge_customers
+from customers.models import Customer, Segment, Tag
+from customers.selectors import segment_customers
+from customers.services import add_identity, merge_customers, save_segment
 from tests.factories import CustomerFactory, OrganizationFactory
 from tests.helpers import api_as
 
@@ -93,6 +94,18 @@ def test_segments_are_validated_saved_filters(agent):
     assert created.status_code == 201, created.content
     members = client.get(f"/api/v1/segments/{created.json()['id']}/customers/").json()["results"]
     assert [member["name"] for member in members] == ["Hanako"]
+
+
+def test_a_segment_whose_filter_went_stale_matches_nobody(agent):
+    acme = OrganizationFactory(name="Acme")
+    CustomerFactory(organization=acme)
+    CustomerFactory()
+    segment = save_segment(segment=Segment(name="Acme people", filters={"organization": acme.pk}))
+    assert segment_customers(segment).count() == 1
+
+    acme.delete()
+
+    assert segment_customers(segment).count() == 0
 
 
 def test_token_authentication_works_and_a_bad_token_is_refused(agent):

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from customers.identities import normalize_identity
 from customers.models import Customer, Identity, IdentityKind
 from customers.services import IdentityConflict, add_identity, claim_identity, identify_customer
+from tests.helpers import run_concurrently
 
 
 @pytest.mark.parametrize(
@@ -99,3 +100,13 @@ def test_claiming_a_free_address_adds_it():
     visitor = identify_customer(kind=IdentityKind.CHAT_VISITOR, value="visitor-0000003").customer
     assert claim_identity(customer=visitor, kind=IdentityKind.EMAIL, value="new@example.com", verified=False) == visitor
     assert visitor.identities.filter(kind=IdentityKind.EMAIL, verified=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_messages_from_one_new_address_at_once_create_one_customer():
+    results = run_concurrently(
+        [lambda: identify_customer(kind=IdentityKind.LINE, value="U" + "b" * 32, name="New") for _ in range(2)]
+    )
+    assert len({result.customer.pk for result in results}) == 1
+    assert sorted(result.created for result in results) == [False, True]
+    assert Customer.objects.count() == 1

@@ -1,18 +1,18 @@
 """The single conversation history: one creator, sequence numbers, idempotency, sanitizing, events."""
 
 import ast
-import threading
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 
 from helpdesk.events import MessageCreated, subscribe, unsubscribe
 from helpdesk.models import AuthorType, Direction, Message, MessageKind
 from helpdesk.services.messages import NewAttachment, post_message
 from helpdesk.services.tickets import add_internal_note, open_ticket, receive_customer_message, reply
 from tests.factories import InboxFactory
+from tests.helpers import run_concurrently
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGES = ["helpdesk", "customers", "channels_app", "knowledge_base", "surveys"]
@@ -100,29 +100,6 @@ def test_external_ids_are_unique_per_inbox_not_globally(ticket, customer):
         ).created
 
 
-def _post_concurrently(calls):
-    """Run each call in its own thread and database connection, released together."""
-    barrier = threading.Barrier(len(calls))
-    results, errors = [], []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            results.append(call())
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("same_ticket", [True, False], ids=["same-ticket", "two-tickets"])
 def test_two_concurrent_posts_of_one_external_id_store_one_message(inbox, customer, same_ticket):
@@ -135,7 +112,7 @@ def test_two_concurrent_posts_of_one_external_id_store_one_message(inbox, custom
             ticket=target, author_type="customer", author_customer=customer, body_text="once", external_id="evt-7"
         )
 
-    results = _post_concurrently([post(tickets[0]), post(tickets[1])])
+    results = run_concurrently([post(tickets[0]), post(tickets[1])])
 
     assert sorted(result.created for result in results) == [False, True]
     assert len({result.message.pk for result in results}) == 1
@@ -151,7 +128,7 @@ def test_concurrent_posts_on_one_ticket_get_distinct_consecutive_sequence_number
             ticket=ticket, author_type="customer", author_customer=customer, body_text=f"message {n}"
         )
 
-    _post_concurrently([post(n) for n in range(4)])
+    run_concurrently([post(n) for n in range(4)])
 
     assert sorted(ticket.messages.values_list("seq", flat=True)) == [1, 2, 3, 4]
 

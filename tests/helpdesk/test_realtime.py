@@ -6,7 +6,15 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from helpdesk.asgi import application
-from helpdesk.services.tickets import add_internal_note, change_status, open_ticket, receive_customer_message, reply
+from helpdesk.services.tickets import (
+    add_internal_note,
+    assign_ticket,
+    change_status,
+    open_ticket,
+    receive_customer_message,
+    reply,
+)
+from tests.factories import AgentFactory, CustomerFactory, InboxFactory
 
 ORIGIN = (b"origin", b"http://localhost")
 MALFORMED_FRAMES = [
@@ -89,9 +97,32 @@ async def test_a_reconnecting_client_resyncs_everything_after_its_last_sequence(
 async def test_sockets_for_tickets_outside_the_callers_access_are_closed_before_joining(ticket, restricted_agent, who):
     user = None if who == "anonymous" else restricted_agent
     ticket_id = 999999 if who == "missing ticket" else ticket.pk
-    socket, connected, code = await _connect(user, ticket_id)
-    assert not connected
-    assert code == 4404
+    socket, _, _ = await _connect(user, ticket_id)
+    assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+    await sync_to_async(reply)(ticket=ticket, agent=await sync_to_async(_staff)(ticket), body_text="not for you")
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+def _staff(ticket):
+    return AgentFactory(user__username="staff-member").user
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_is_closed_when_its_ticket_moves_out_of_the_agents_teams(
+    restricted_agent, restricted_team, team
+):
+    ticket = await sync_to_async(open_ticket)(
+        inbox=await sync_to_async(InboxFactory)(team=restricted_team),
+        customer=await sync_to_async(CustomerFactory)(),
+        subject="x",
+    )
+    socket, connected, _ = await _connect(restricted_agent, ticket.pk)
+    assert connected
+    await sync_to_async(assign_ticket)(ticket=ticket, team=team)
+    assert (await socket.receive_json_from(timeout=5))["type"] == "message"  # the assignment event itself
+    assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
     await socket.disconnect()
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from customers.models import Tag
 from helpdesk.models import AuditEntry, Ticket, TicketStatus
 from helpdesk.services.tickets import change_status, open_ticket, receive_customer_message, update_ticket
-from tests.factories import CustomerFactory, InboxFactory, TicketFactory
+from tests.factories import CustomerFactory, InboxFactory, TicketFactory, UserFactory
 from tests.helpers import api_as
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,20 @@ def test_list_filters_combine(inbox, agent, supervisor):
 
 @pytest.mark.parametrize(
     "query",
-    ["status=reopened", "priority=extreme", "team=999999", "assignee=abc", "updated_since=yesterday", "colour=red"],
+    [
+        "status=reopened",
+        "priority=extreme",
+        "team=999999",
+        "assignee=abc",
+        "updated_since=yesterday",
+        "colour=red",
+        "unassigned=1",
+        "status=",
+        "customer=1&customer=2",
+        "page_size=0",
+        "cursor=made-up",
+        "team=99999999999999999999",
+    ],
 )
 def test_unknown_filter_values_and_parameters_are_rejected(agent, query):
     response = api_as(agent).get(f"/api/v1/tickets/?{query}")
@@ -117,18 +130,50 @@ def test_an_agent_opens_a_ticket_replies_notes_and_solves_it(inbox, customer, ag
     assert [item["seq"] for item in timeline] == list(range(1, len(timeline) + 1))
     assert [item["kind"] for item in timeline] == ["message", "message", "event", "note", "event"]
     assert [item["seq"] for item in _results(client.get(f"{url}/messages/?after_seq=3"))] == [4, 5]
+    assert client.get(f"{url}/messages/?after_seq=²").status_code == 400
     ticket = client.get(f"{url}/").json()
     assert ticket["status"] == "solved" and ticket["first_response_at"] and ticket["solved_at"]
 
 
 def test_posting_a_reply_twice_with_one_idempotency_key_stores_it_once(inbox, customer, agent):
     ticket = open_ticket(inbox=inbox, customer=customer, subject="Retry")
+    other = open_ticket(inbox=inbox, customer=customer, subject="Other")
     client = api_as(agent)
     payload = {"body_text": "Sent once", "external_id": "client-retry-1"}
-    first = client.post(f"/api/v1/tickets/{ticket.pk}/messages/", payload, format="json").json()
-    second = client.post(f"/api/v1/tickets/{ticket.pk}/messages/", payload, format="json").json()
-    assert first["id"] == second["id"]
+
+    first = client.post(f"/api/v1/tickets/{ticket.pk}/messages/", payload, format="json")
+    replay = client.post(f"/api/v1/tickets/{ticket.pk}/messages/", payload, format="json")
+    elsewhere = client.post(f"/api/v1/tickets/{other.pk}/messages/", payload, format="json")
+
+    assert (first.status_code, replay.status_code, elsewhere.status_code) == (201, 200, 409)
+    assert first.json()["id"] == replay.json()["id"]
     assert ticket.messages.filter(kind="message").count() == 1
+    assert not other.messages.exists()
+
+
+def test_idempotency_keys_of_the_api_never_collide_with_channel_ids(inbox, customer, agent):
+    ticket = open_ticket(inbox=inbox, customer=customer, subject="Channel ids")
+    receive_customer_message(ticket=ticket, body_text="from LINE", external_id="evt-1")
+    response = api_as(agent).post(
+        f"/api/v1/tickets/{ticket.pk}/messages/", {"body_text": "agent", "external_id": "evt-1"}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["author_type"] == "agent"
+
+
+def test_a_note_can_move_the_status_and_unknown_fields_are_refused(inbox, customer, agent):
+    ticket = open_ticket(inbox=inbox, customer=customer, subject="Note and status")
+    client = api_as(agent)
+    url = f"/api/v1/tickets/{ticket.pk}"
+    client.post(
+        f"{url}/messages/", {"kind": "note", "body_text": "waiting on vendor", "status": "on_hold"}, format="json"
+    )
+    assert client.get(f"{url}/").json()["status"] == "on_hold"
+
+    response = client.patch(f"{url}/", {"status": "solved", "priority": "low"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["Unknown field."]}
+    assert client.get(f"{url}/").json()["priority"] == "normal"
 
 
 def test_attachments_can_be_uploaded_with_a_reply(inbox, customer, agent):
@@ -159,6 +204,10 @@ def test_illegal_transitions_are_a_409_and_change_nothing(inbox, customer, agent
     assert response.status_code == 409
     assert "closed" in response.json()["detail"]
     assert client.post(f"/api/v1/tickets/{ticket.pk}/messages/", {"body_text": "hi"}, format="json").status_code == 409
+    ticket.customer.user = UserFactory(username="closed-customer")
+    ticket.customer.save()
+    customer_reply = api_as(ticket.customer.user).post(f"/api/v1/tickets/{ticket.pk}/messages/", {"body_text": "hi"})
+    assert customer_reply.status_code == 409
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.CLOSED
     assert ticket.messages.filter(kind="message").count() == 0
