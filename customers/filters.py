@@ -1,7 +1,30 @@
+from datetime import UTC, timedelta
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
 from customers.models import ChannelKind, Customer, Identity, IdentityKind, Language, Organization
+
+
+class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 instant that a database can hold: a real-world UTC offset (at most 14 hours) and a
+    year from 1900, converted to UTC."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise ValidationError("The UTC offset must be at most 14 hours.", code="invalid")
+        if parsed.year < 1900:
+            raise ValidationError("The year must be 1900 or later.", code="invalid")
+        return parsed.astimezone(UTC)
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -13,8 +36,8 @@ class CustomerFilter(django_filters.FilterSet):
     language = django_filters.ChoiceFilter(field_name="preferred_language", choices=Language.choices)
     channel = django_filters.ChoiceFilter(field_name="preferred_channel", choices=ChannelKind.choices)
     identity_kind = django_filters.ChoiceFilter(method="filter_identity_kind", choices=IdentityKind.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    updated_since = BoundedIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Customer

@@ -132,7 +132,9 @@ class Segment(models.Model):
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     filters = models.JSONField(
-        default=dict, help_text=_('Customer filter parameters, e.g. {"tag": "vip", "language": "ja"}.')
+        default=dict,
+        blank=True,
+        help_text=_('Customer filter parameters, e.g. {"tag": "vip", "language": "ja"}; {} is every customer.'),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

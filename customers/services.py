@@ -187,7 +187,13 @@ def save_segment(*, segment: Segment) -> Segment:
     errors = CustomerFilter.errors_for(segment.filters)
     if errors:
         raise ValidationError(
-            {"filters": [f"{name}: {message}" for name, messages in errors.items() for message in messages]}
+            {
+                "filters": [
+                    message if name == "__all__" else f"{name}: {message}"
+                    for name, messages in errors.items()
+                    for message in messages
+                ]
+            }
         )
     segment.full_clean()
     segment.save()

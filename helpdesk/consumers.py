@@ -54,7 +54,7 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
             return
         if content.get("type") == "resync":
             after_seq = content.get("after_seq", 0)
-            if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
+            if not isinstance(after_seq, int) or isinstance(after_seq, bool) or not 0 <= after_seq < 2**31:
                 await self.send_json({"type": "error", "code": "bad_field", "detail": "after_seq: a whole number."})
                 return
             messages = await self._messages_after(after_seq)

@@ -1,6 +1,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 
+from customers.filters import BoundedIsoDateTimeFilter
 from customers.models import Customer
 from helpdesk.models import Inbox, Priority, Team, Ticket, TicketStatus
 
@@ -18,7 +19,7 @@ class TicketFilter(django_filters.FilterSet):
     inbox = django_filters.ModelMultipleChoiceFilter(queryset=Inbox.objects.all())
     customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all())
     tag = django_filters.CharFilter(field_name="tags__name", label="Has tag")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = BoundedIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     q = django_filters.CharFilter(field_name="subject", lookup_expr="icontains", label="Subject contains")
 
     class Meta:

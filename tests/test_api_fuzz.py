@@ -1,6 +1,8 @@
 """A hostile caller against the whole REST API: generated requests from the OpenAPI schema must get a
 documented answer (never a server error), and every response must match the schema."""
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -34,6 +36,12 @@ def auth_headers(db):
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized so CI is repeatable; explore more with HELPDESK_FUZZ_EXAMPLES=500 HELPDESK_FUZZ_RANDOM=1.
+@settings(
+    max_examples=int(os.environ.get("HELPDESK_FUZZ_EXAMPLES", "15")),
+    derandomize=not os.environ.get("HELPDESK_FUZZ_RANDOM"),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_answers_generated_requests_as_documented(case, auth_headers):
     case.call_and_validate(headers=auth_headers, excluded_checks=[positive_data_acceptance])

@@ -8,9 +8,13 @@ from rest_framework import serializers
 class StrictCharField(serializers.CharField):
     """A string field that refuses numbers and booleans instead of quietly turning them into text."""
 
+    default_error_messages = {"nul": "Text cannot contain NUL characters."}
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if "\x00" in data:
+            self.fail("nul")  # PostgreSQL text cannot store it; no honest input has one
         return super().to_internal_value(data)
 
 

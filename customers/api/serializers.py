@@ -52,6 +52,11 @@ class NewCustomerSerializer(CustomerSerializer):
     class Meta(CustomerSerializer.Meta):
         pass
 
+    def validate(self, attrs):
+        if not (attrs.get("name", "").strip() or attrs.get("identities")):
+            raise serializers.ValidationError("A customer needs a name or at least one identity.")
+        return attrs
+
 
 class CustomerNoteSerializer(StrictModelSerializer):
     author = StrictCharField(source="author.get_username", read_only=True, default=None)

@@ -18,6 +18,8 @@ class StrictFilterBackend(DjangoFilterBackend):
         known = set(GLOBAL_PARAMS) | set(getattr(view, "extra_query_params", ()))
         if filterset_class is not None:
             known |= set(filterset_class.base_filters)
+        if any("\x00" in value for values in request.query_params.lists() for value in values[1]):
+            raise ValidationError({"non_field_errors": ["Query parameters cannot contain NUL characters."]})
         unknown = sorted(set(request.query_params) - known)
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})

@@ -1,3 +1,5 @@
+import re
+
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
@@ -16,7 +18,7 @@ class StrictPageSizeMixin:
         values = request.query_params.getlist(self.page_size_query_param)
         if not values:
             return self.page_size
-        if len(values) > 1 or not values[0].isdigit() or int(values[0]) < 1:
+        if len(values) > 1 or not re.fullmatch(r"[0-9]{1,6}", values[0]) or int(values[0]) < 1:
             raise ValidationError({self.page_size_query_param: ["A whole number from 1."]})
         return min(int(values[0]), self.max_page_size)
 

@@ -16,6 +16,7 @@ ERRORS = {
     "403": "Authenticated, but this role may not do this.",
     "404": "No such object, or not one the caller may see (the two are indistinguishable).",
     "405": "Method not allowed on this path.",
+    "415": "Unsupported request body type: send JSON (or multipart where files are accepted).",
     "429": "Rate limit exceeded; retry after the Retry-After header.",
 }
 
@@ -32,4 +33,7 @@ def add_error_responses(result, generator, request, public):
                 if code == "404" and "{" not in path:
                     continue
                 responses.setdefault(code, {"description": description, "content": error})
+            for code, response in responses.items():
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = error  # errors that views declared with a description only
     return result

@@ -140,7 +140,7 @@ class NewMessageSerializer(StrictSerializer):
         choices=TicketStatus.choices, required=False, help_text="Move the ticket on with a reply (e.g. pending)."
     )
     external_id = StrictCharField(
-        max_length=255,
+        max_length=200,
         required=False,
         help_text="Idempotency key: posting the same id again returns the first message.",
     )

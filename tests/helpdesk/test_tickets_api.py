@@ -80,12 +80,15 @@ def test_list_filters_combine(inbox, agent, supervisor):
         "page_size=0",
         "cursor=made-up",
         "team=99999999999999999999",
+        "updated_since=2026-01-01T00:00:00%2B22:00",
+        "updated_since=0869-01-01T00:00:00Z",
+        "q=a%00b",
     ],
 )
 def test_unknown_filter_values_and_parameters_are_rejected(agent, query):
     response = api_as(agent).get(f"/api/v1/tickets/?{query}")
     assert response.status_code == 400
-    assert query.split("=")[0] in response.json()
+    assert set(response.json()) & {query.split("=")[0], "non_field_errors"}
 
 
 def test_cursor_pages_walk_every_ticket_once(inbox, supervisor):
