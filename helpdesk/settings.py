@@ -93,7 +93,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: browser tests run the server in another process that must see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-helpdesk.sqlite3")}
+    test_name = os.environ.get("TEST_DATABASE_NAME", "test-helpdesk")
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{test_name}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_helpdesk")}
