@@ -451,6 +451,7 @@ def main(argv=None) -> int:
             print(bench.explain(main_sql))
 
     results: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, *_ in plan}
+    loads: list[float] = []
     gc.collect()
     if args.gc_freeze:
         gc.freeze()
@@ -460,9 +461,9 @@ def main(argv=None) -> int:
             samples = runner(API if url == "pages" else url, role, args.requests)
             sql_p50 = statistics.median(sql_ms for _, sql_ms in samples)
             results[label].append((*percentiles([elapsed for elapsed, _ in samples]), sql_p50))
-        if args.runs > 1:
-            worst = max(results[label][-1][1] for label, *_, counts in plan if counts)
-            print(f"round {run + 1}: worst list p95 {worst:.1f} ms")
+        worst = max(results[label][-1][1] for label, *_, counts in plan if counts)
+        loads.append(os.getloadavg()[0])
+        print(f"round {run + 1}: worst list p95 {worst:.1f} ms, load average (1 min) {loads[-1]:.2f}")
 
     print(f"\n{'scenario':<44}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}{'SQL p50':>9}")
     medians = {}
@@ -474,6 +475,8 @@ def main(argv=None) -> int:
         f"(medians of {args.runs} rounds of {args.requests} requests; SQL = time in cursor.execute per request; "
         "'extra' rows are not in inbox_p95_ms)"
     )
+    if max(loads) > 2.5:
+        print(f"note: load average up to {max(loads):.2f} on {os.cpu_count()} CPUs: other work competed for the CPUs")
     worst = max(medians[label] for label, *_, counts in plan if counts)
     print(f"inbox_p95_ms: {worst:.1f}")
     return 0

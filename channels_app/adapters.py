@@ -50,6 +50,10 @@ class InboundMessage:
     # Sent by a machine (Auto-Submitted, bulk, list, a bounce...): never acknowledged or auto-answered.
     automated: bool = False
     received_at: datetime | None = None
+    # Where answers go, when not to the sender itself (a LINE group), and what answering in thread needs
+    # (the email's Message-ID, a LINE reply token and when it was issued).
+    reply_address: str = ""
+    reply_context: dict = dataclasses.field(default_factory=dict)
     metadata: dict = dataclasses.field(default_factory=dict)
 
 

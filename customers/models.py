@@ -101,6 +101,9 @@ class Identity(models.Model):
     verified = models.BooleanField(
         default=False, help_text=_("Proven to belong to the customer (a confirmed address, a vouched login).")
     )
+    bouncing_since = models.DateTimeField(
+        null=True, blank=True, help_text=_("Mail to this address bounced; cleared when the customer writes again.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -162,6 +162,32 @@ def claim_identity(
     return customer
 
 
+def record_customer_event(*, customer: Customer, action: str, detail: dict | None = None) -> None:
+    """Something a channel told us about the customer (a LINE follow or unfollow), for the audit trail."""
+    _changed(customer, None, action, detail or {})
+
+
+def mark_identity_bouncing(*, kind: str, value: str) -> Identity | None:
+    """Mail to this address came back: remember it, so agents see why the customer is not answering."""
+    try:
+        normalized = normalize_identity(kind, value)
+    except ValidationError:
+        return None
+    identity = Identity.objects.filter(kind=kind, value=normalized).first()
+    if identity is not None and identity.bouncing_since is None:
+        identity.bouncing_since = timezone.now()
+        identity.save(update_fields=["bouncing_since"])
+        _changed(identity.customer, None, "identity_bouncing", {"identity": str(identity)})
+    return identity
+
+
+def clear_identity_bouncing(*, identity: Identity) -> None:
+    """The customer wrote from the address again: it works."""
+    if identity.bouncing_since is not None:
+        Identity.objects.filter(pk=identity.pk).update(bouncing_since=None)
+        identity.bouncing_since = None
+
+
 @transaction.atomic
 def remove_identity(*, identity: Identity, actor: AbstractBaseUser | None = None) -> None:
     customer = identity.customer

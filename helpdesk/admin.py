@@ -3,16 +3,34 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from helpdesk.models import AgentProfile, Attachment, AuditEntry, Inbox, Message, Team, Ticket, TicketStatus
+from helpdesk.models import (
+    AgentProfile,
+    Attachment,
+    AuditEntry,
+    BusinessHours,
+    BusinessPeriod,
+    Holiday,
+    Inbox,
+    Message,
+    RoutingRule,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    TeamAssignmentCursor,
+    Ticket,
+    TicketSla,
+    TicketStatus,
+)
 from helpdesk.services import tickets as ticket_services
 from helpdesk.workflow import TransitionNotAllowed
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "restrict_to_team_tickets", "created_at"]
-    list_filter = ["restrict_to_team_tickets"]
+    list_display = ["name", "restrict_to_team_tickets", "assignment_strategy", "business_hours", "created_at"]
+    list_filter = ["restrict_to_team_tickets", "assignment_strategy", "business_hours"]
     search_fields = ["name"]
+    list_select_related = ["business_hours"]
 
 
 @admin.register(AgentProfile)
@@ -27,9 +45,10 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "team", "is_active", "created_at"]
-    list_filter = ["kind", "is_active", "team"]
+    list_display = ["name", "kind", "team", "business_hours", "is_active", "created_at"]
+    list_filter = ["kind", "is_active", "team", "business_hours"]
     search_fields = ["name"]
+    list_select_related = ["team", "business_hours"]
 
 
 class MessageInline(admin.TabularInline):
@@ -71,6 +90,22 @@ def _status_action(status: str):
     return apply
 
 
+class TicketSlaInline(admin.StackedInline):
+    """The ticket's SLA clock, read-only: the ticket services move it."""
+
+    model = TicketSla
+    can_delete = False
+    fields = [
+        "policy", "business_hours", "clock", "elapsed", "elapsed_until",
+        "first_response_due_at", "next_response_due_at", "resolution_due_at",
+        "first_response_met_at", "resolution_met_at", "breached", "near_breach", "next_check_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
@@ -95,7 +130,7 @@ class TicketAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     fields = ["subject", "priority", "tags", *readonly_fields]
     filter_horizontal = ["tags"]
-    inlines = [MessageInline]
+    inlines = [TicketSlaInline, MessageInline]
     actions = ["assign_to_me", "unassign", *(_status_action(s) for s in ("open", "pending", "solved", "closed"))]
 
     def has_add_permission(self, request):
@@ -190,4 +225,109 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BusinessPeriodInline(admin.TabularInline):
+    model = BusinessPeriod
+    extra = 1
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 1
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "weekly_periods", "created_at"]
+    list_filter = ["time_zone"]
+    search_fields = ["name", "time_zone"]
+    inlines = [BusinessPeriodInline, HolidayInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("periods")
+
+    @admin.display(description="Open")
+    def weekly_periods(self, schedule):
+        return ", ".join(str(period) for period in schedule.periods.all()) or "never"
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = SlaTarget
+    extra = 0
+    min_num = 1
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "inbox", "team", "near_breach_percent", "created_at"]
+    list_filter = ["is_active", "inbox", "team"]
+    search_fields = ["name"]
+    list_select_related = ["inbox", "team"]
+    inlines = [SlaTargetInline]
+
+
+@admin.register(TicketSla)
+class TicketSlaAdmin(admin.ModelAdmin):
+    """Read-only: SLA clocks are moved by the ticket services and the breach task."""
+
+    list_display = [
+        "ticket", "policy", "clock", "first_response_due_at", "next_response_due_at", "resolution_due_at",
+        "breached", "near_breach",
+    ]  # fmt: skip
+    list_filter = [
+        "clock", "policy", "first_response_breached", "next_response_breached", "resolution_breached",
+        "first_response_near_breach", "next_response_near_breach", "resolution_near_breach",
+    ]  # fmt: skip
+    search_fields = ["=ticket__id", "ticket__subject"]
+    list_select_related = ["ticket", "policy"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in TicketSla._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "position", "name", "is_active", "inbox", "channel", "language", "keywords", "organization",
+        "customer_tag", "set_team", "set_priority", "assign_to", "assign_by", "stop_processing",
+    ]  # fmt: skip
+    list_display_links = ["name"]
+    list_editable = ["position", "is_active"]
+    list_filter = ["is_active", "inbox", "channel", "language", "set_team", "assign_by", "stop_processing"]
+    search_fields = ["name", "keywords"]
+    list_select_related = ["inbox", "organization", "customer_tag", "set_team", "assign_to"]
+    filter_horizontal = ["add_tags"]
+    autocomplete_fields = ["organization", "customer_tag", "assign_to"]
+    fieldsets = [
+        (None, {"fields": ["name", "position", "is_active", "stop_processing"]}),
+        ("When every given condition holds", {
+            "fields": ["inbox", "channel", "language", "keywords", "organization", "customer_tag"],
+        }),
+        ("Then", {"fields": ["set_team", "set_priority", "add_tags", "assign_to", "assign_by"]}),
+    ]  # fmt: skip
+
+
+@admin.register(TeamAssignmentCursor)
+class TeamAssignmentCursorAdmin(admin.ModelAdmin):
+    """Read-only: where round robin stands in each team."""
+
+    list_display = ["team", "last_assignee", "last_assigned_at"]
+    search_fields = ["team__name"]
+    list_select_related = ["team", "last_assignee"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["team", "last_assignee", "last_assigned_at"]
+
+    def has_add_permission(self, request):
         return False

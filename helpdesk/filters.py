@@ -1,9 +1,10 @@
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from customers.filters import BoundedIsoDateTimeFilter
 from customers.models import Customer
-from helpdesk.models import Inbox, Priority, Team, Ticket, TicketStatus
+from helpdesk.models import Inbox, Priority, SlaClock, SlaMetric, Team, Ticket, TicketStatus
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -21,7 +22,23 @@ class TicketFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tags__name", label="Has tag")
     updated_since = BoundedIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     q = django_filters.CharFilter(field_name="subject", lookup_expr="icontains", label="Subject contains")
+    sla_breached = django_filters.BooleanFilter(method="filter_sla_breached", label="Has breached an SLA target")
+    sla_due_before = BoundedIsoDateTimeFilter(
+        method="filter_sla_due_before", label="An SLA target still to meet is due before (running clocks only)"
+    )
 
     class Meta:
         model = Ticket
         fields = []
+
+    def filter_sla_breached(self, queryset, name, value):
+        breached = Q()
+        for metric in SlaMetric.values:
+            breached |= Q(**{f"sla__{metric}_breached": True})
+        return queryset.filter(breached) if value else queryset.exclude(breached)
+
+    def filter_sla_due_before(self, queryset, name, value):
+        due = Q()
+        for metric in SlaMetric.values:
+            due |= Q(**{f"sla__{metric}_due_at__lt": value})
+        return queryset.filter(due, sla__clock=SlaClock.RUNNING)

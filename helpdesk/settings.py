@@ -5,6 +5,7 @@ executed in-process. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -126,6 +127,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "close-solved-tickets": {"task": "helpdesk.tasks.close_solved_tickets", "schedule": 15 * 60},
+    "flag-sla-breaches": {"task": "helpdesk.tasks.flag_sla_breaches", "schedule": 60},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
@@ -177,6 +179,13 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@localhost")
+# django-anymail (provider backends and inbound webhooks): every ANYMAIL_<NAME> variable becomes
+# ANYMAIL["<NAME>"], e.g. ANYMAIL_WEBHOOK_SECRET="user:password" (the basic auth providers send; inbound
+# webhooks refuse every request until it is set), ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_POSTMARK_SERVER_TOKEN.
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+if not ANYMAIL.get("WEBHOOK_SECRET"):
+    # No secret configured: the endpoints stay, but only a caller knowing this random one could use them.
+    ANYMAIL["WEBHOOK_SECRET"] = f"disabled:{secrets.token_urlsafe(32)}"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- HTTPS hardening (set HTTPS=1 behind TLS in production) ------------------------------------------

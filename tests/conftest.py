@@ -1,14 +1,26 @@
 import multiprocessing
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from tests.factories import AgentFactory, CustomerFactory, InboxFactory, TeamFactory, UserFactory
+from helpdesk.celery import app
+from tests.factories import AgentFactory, CustomerFactory, IdentityFactory, InboxFactory, TeamFactory, UserFactory
 
 
 def pytest_configure(config):
     # Server processes for browser and multi-process tests must not inherit asgiref's executor state.
     multiprocessing.set_start_method("spawn", force=True)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request):
+    """Celery tasks run in the test's process, except in tests marked `celery_worker`, which get a
+    real worker when REDIS_URL is set (tests/helpdesk/test_celery.py)."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = not (request.node.get_closest_marker("celery_worker") and django_settings.REDIS_URL)
+    yield
+    app.conf.task_always_eager = eager
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +62,10 @@ def supervisor(db):
 
 @pytest.fixture
 def customer(db):
-    return CustomerFactory(name="田中 花子")
+    """A customer known by email, so answers to her have somewhere to go."""
+    customer = CustomerFactory(name="田中 花子")
+    IdentityFactory(customer=customer, kind="email", value="hanako@example.jp", verified=True)
+    return customer
 
 
 @pytest.fixture

@@ -1,8 +1,20 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from customers.models import ChannelKind, Customer, Identity, IdentityKind, Organization
-from helpdesk.models import AgentProfile, Inbox, Role, Team, Ticket
+from customers.models import ChannelKind, Customer, Identity, IdentityKind, Organization, Tag
+from helpdesk.models import (
+    AgentProfile,
+    BusinessHours,
+    BusinessPeriod,
+    Holiday,
+    Inbox,
+    Role,
+    RoutingRule,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    Ticket,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -83,3 +95,64 @@ class TicketFactory(factory.django.DjangoModelFactory):
     subject = factory.Sequence(lambda n: f"Question {n}")
     channel = factory.LazyAttribute(lambda ticket: ticket.inbox.kind)
     team = factory.LazyAttribute(lambda ticket: ticket.inbox.team)
+
+
+class BusinessHoursFactory(factory.django.DjangoModelFactory):
+    """`periods=[(weekday, start, end), ...]` and `holidays=[date, ...]` add those rows."""
+
+    class Meta:
+        model = BusinessHours
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Hours {n}")
+    time_zone = "UTC"
+
+    @factory.post_generation
+    def periods(self, create, periods, **kwargs):
+        if create and periods:
+            BusinessPeriod.objects.bulk_create(
+                BusinessPeriod(schedule=self, weekday=weekday, start_time=start, end_time=end)
+                for weekday, start, end in periods
+            )
+
+    @factory.post_generation
+    def holidays(self, create, holidays, **kwargs):
+        if create and holidays:
+            Holiday.objects.bulk_create(Holiday(schedule=self, date=day) for day in holidays)
+
+
+class SlaPolicyFactory(factory.django.DjangoModelFactory):
+    """`targets={"normal": (first response, next response, resolution), ...}` in minutes (None: no target)."""
+
+    class Meta:
+        model = SlaPolicy
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"SLA {n}")
+
+    @factory.post_generation
+    def targets(self, create, targets, **kwargs):
+        for priority, (first, following, resolution) in (targets or {}).items():
+            SlaTarget.objects.create(
+                policy=self,
+                priority=priority,
+                first_response_minutes=first,
+                next_response_minutes=following,
+                resolution_minutes=resolution,
+            )
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory):
+    """`add_tags=["vip", ...]` adds tags by name."""
+
+    class Meta:
+        model = RoutingRule
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    position = factory.Sequence(lambda n: n)
+
+    @factory.post_generation
+    def add_tags(self, create, names, **kwargs):
+        if create and names:
+            self.add_tags.add(*(Tag.objects.get_or_create(name=name)[0] for name in names))

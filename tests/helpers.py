@@ -31,3 +31,12 @@ def run_concurrently(calls):
         thread.join(timeout=30)
     assert errors == []
     return results
+
+
+def url_of_test_database() -> str:
+    """A DATABASE_URL naming the test database, for processes the tests start (a worker, a command)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] or "postgres"
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

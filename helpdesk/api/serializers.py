@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,7 +12,7 @@ from customers.api.fields import (
     StrictSerializer,
 )
 from customers.models import Customer
-from helpdesk.models import Attachment, AuditEntry, Inbox, Message, Priority, Ticket, TicketStatus
+from helpdesk.models import Attachment, AuditEntry, Inbox, Message, Priority, SlaClock, SlaMetric, Ticket, TicketStatus
 
 
 class RefSerializer(StrictSerializer):
@@ -27,18 +28,55 @@ def _user_ref(user) -> dict | None:
     return {"id": user.pk, "name": name}
 
 
+# Plain strings rather than a choice field: two enum properties with one choice set need a settings entry.
+METRICS = ", ".join(SlaMetric.values)
+
+
+class SlaStateSerializer(StrictSerializer):
+    """The ticket's SLA clock (docs/routing-and-sla.md). A due time is null once its target is met, when
+    the policy sets no such target, and while the clock is stopped (solved, closed); while `paused`, due
+    times are those in force when the clock stopped and move later when it runs again."""
+
+    policy = RefSerializer(allow_null=True)
+    first_response_due_at = serializers.DateTimeField(allow_null=True)
+    next_response_due_at = serializers.DateTimeField(allow_null=True)
+    resolution_due_at = serializers.DateTimeField(allow_null=True)
+    breached = serializers.ListField(child=StrictCharField(), help_text=f"Targets breached, of: {METRICS}.")
+    near_breach = serializers.ListField(
+        child=StrictCharField(), help_text=f"Targets still to meet with little time left, of: {METRICS}."
+    )
+    paused = serializers.BooleanField()
+
+
+def _sla_state(ticket) -> dict | None:
+    try:
+        sla = ticket.sla
+    except ObjectDoesNotExist:
+        return None  # a ticket from before SLAs existed
+    return {
+        "policy": {"id": sla.policy_id, "name": sla.policy.name} if sla.policy_id else None,
+        "first_response_due_at": sla.first_response_due_at,
+        "next_response_due_at": sla.next_response_due_at,
+        "resolution_due_at": sla.resolution_due_at,
+        "breached": sla.breached,
+        "near_breach": sla.near_breach,
+        "paused": sla.clock == SlaClock.PAUSED,
+    }
+
+
 class TicketSerializer(StrictModelSerializer):
     inbox = serializers.SerializerMethodField()
     customer = serializers.SerializerMethodField()
     team = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = [
             "id", "subject", "status", "priority", "channel", "inbox", "customer", "team", "assignee", "tags",
-            "last_message_seq", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at",
+            "last_message_seq", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at", "sla",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -61,6 +99,13 @@ class TicketSerializer(StrictModelSerializer):
     @extend_schema_field(serializers.ListField(child=StrictCharField()))
     def get_tags(self, ticket):
         return sorted(tag.name for tag in ticket.tags.all())
+
+    @extend_schema_field(SlaStateSerializer(allow_null=True))
+    def get_sla(self, ticket):
+        if not self.context.get("staff", True):
+            return None  # SLA policies and breaches are internal
+        state = _sla_state(ticket)
+        return SlaStateSerializer(state).data if state is not None else None
 
 
 class NewTicketSerializer(StrictSerializer):

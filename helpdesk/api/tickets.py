@@ -37,6 +37,7 @@ NOT_FOUND = OpenApiResponse(description="No such ticket, or not one the caller m
 INVALID = OpenApiResponse(description="Invalid input, with the reasons per field.")
 CONFLICT = OpenApiResponse(description="The ticket's current status does not allow this.")
 CHANNEL_OF_PORTAL = "web_form"
+SLA_RELATIONS = ("sla__policy",)  # shown on every ticket, joined into the same query
 
 
 def _attachments(files) -> list[NewAttachment]:
@@ -60,7 +61,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     extra_query_params: tuple[str, ...] = ()
 
     def get_queryset(self):
-        return ticket_list(user=self.request.user)
+        return ticket_list(user=self.request.user).select_related(*SLA_RELATIONS)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "staff": is_staff_role(self.request.user)}
 
     def get_object(self) -> Ticket:
         try:
@@ -74,7 +78,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _ticket_response(self, ticket, code=status.HTTP_200_OK):
         # Not re-checked for visibility: a restricted agent who just handed the ticket on still gets the result.
-        ticket = with_list_relations(Ticket.objects.all()).get(pk=ticket.pk)
+        ticket = with_list_relations(Ticket.objects.all()).select_related(*SLA_RELATIONS).get(pk=ticket.pk)
         return Response(TicketSerializer(ticket).data, status=code)
 
     @extend_schema(request=NewTicketSerializer, responses={201: TicketSerializer, 400: INVALID})

@@ -2,7 +2,8 @@
 
 `post_message` is the only code that creates `Message` rows. Inbound channels, the bot, the agent
 workspace, the API and system events all come through it: it assigns the per-ticket sequence number,
-makes posting idempotent by external id, sanitizes the body and publishes `MessageCreated` after commit.
+makes posting idempotent by external id, sanitizes the body, moves the ticket's SLA clock (an agent's reply
+meets a response target, a customer's message may start one) and publishes `MessageCreated` after commit.
 """
 
 from __future__ import annotations
@@ -148,6 +149,10 @@ def post_message(
                 is_public=is_public,
             )
         )
+        # Imported here: the SLA clock records its breaches on the timeline through this module.
+        from helpdesk.services.sla import sla_on_message
+
+        sla_on_message(ticket=ticket, message=message)
     return PostedMessage(message, created=True)
 
 

@@ -1,4 +1,7 @@
-"""Every write to tickets that matters: open, reply, note, status, assignment, fields."""
+"""Every write to tickets that matters: open, reply, note, status, assignment, fields.
+
+Each one keeps the ticket's SLA clock in step (helpdesk/services/sla.py), in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from helpdesk.models import (
 )
 from helpdesk.services.audit import record_audit
 from helpdesk.services.messages import NewAttachment, post_message, record_event
+from helpdesk.services.sla import replan_sla, sla_on_status_change, start_sla
 from helpdesk.workflow import REOPENED_BY_CUSTOMER_REPLY, TransitionNotAllowed, check_transition
 
 UNCHANGED = object()
@@ -74,6 +78,7 @@ def open_ticket(
     ticket.full_clean()
     ticket.save()
     _changed(ticket, actor, "created", {"inbox": inbox.pk, "customer": customer.pk, "status": status})
+    start_sla(ticket=ticket)
     return ticket
 
 
@@ -180,6 +185,7 @@ def change_status(*, ticket: Ticket, status: str, actor=None, reason: str = "") 
     elif old == TicketStatus.SOLVED:
         locked.solved_at = None
     locked.save(update_fields=["status", "solved_at", "closed_at", "updated_at"])
+    sla_on_status_change(ticket=locked, old=old, new=status)
     text = f"Status changed from {TicketStatus(old).label} to {TicketStatus(status).label}"
     record_event(
         ticket=locked,
@@ -215,6 +221,8 @@ def assign_ticket(*, ticket: Ticket, assignee=UNCHANGED, team: Team | None = UNC
     old_team_id, old_assignee_id = locked.team_id, locked.assignee_id
     locked.team, locked.assignee = new_team, new_assignee
     locked.save(update_fields=["team", "assignee", "updated_at"])
+    if locked.team_id != old_team_id:
+        replan_sla(ticket=locked)  # the team may bring other targets and business hours
     if new_assignee is not None:
         who = str(getattr(new_assignee, "agent_profile", new_assignee))
         text = f"Assigned to {who}" + (f" ({new_team})" if new_team else "")
@@ -275,6 +283,8 @@ def update_ticket(
         locked.priority = priority
     if changes:
         locked.save(update_fields=[*changes, "updated_at"])
+    if "priority" in changes:
+        replan_sla(ticket=locked)
     if tags is not None:
         old_tags = sorted(locked.tags.values_list("name", flat=True))
         new_tags = sorted({name.strip().lower() for name in tags if name.strip()})

@@ -10,33 +10,25 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from helpdesk.celery import app
 from helpdesk.models import Ticket, TicketStatus
 from helpdesk.services.tickets import change_status, open_ticket
 from helpdesk.tasks import close_solved_tickets
+from tests.helpers import url_of_test_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def worker_queue(transactional_db):
     """A Celery worker against the test database, on a queue of its own (so no stray worker steals the task)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if app.conf.task_always_eager:
         yield None
         return
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "helpdesk.settings"}
+    env = {**os.environ, "DATABASE_URL": url_of_test_database(), "DJANGO_SETTINGS_MODULE": "helpdesk.settings"}
     command = [
         *(sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-P", "solo"),
         *("-Q", queue, "-n", f"{queue}@%h", "--loglevel", "WARNING"),

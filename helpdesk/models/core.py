@@ -1,3 +1,5 @@
+"""The ticket core: teams, agents, inboxes, tickets and their conversation history, the audit trail."""
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -13,11 +15,33 @@ class Role(models.TextChoices):
     CUSTOMER = "customer", _("Customer")
 
 
+class AssignmentStrategy(models.TextChoices):
+    """How a ticket waiting in a team's queue gets an agent (see helpdesk/services/routing.py)."""
+
+    NONE = "none", _("Leave in the team queue")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_LOAD = "least_load", _("Least load")
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     restrict_to_team_tickets = models.BooleanField(
         default=False,
         help_text=_("Agents of this team see only their teams' tickets and the tickets assigned to them."),
+    )
+    assignment_strategy = models.CharField(
+        max_length=16,
+        choices=AssignmentStrategy.choices,
+        default=AssignmentStrategy.NONE,
+        help_text=_("How routed tickets get an agent of this team, unless the routing rule says otherwise."),
+    )
+    business_hours = models.ForeignKey(
+        "helpdesk.BusinessHours",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="teams",
+        help_text=_("SLA clocks of the team's tickets count these hours (an inbox's own schedule wins); none is 24/7."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -50,7 +74,9 @@ class AgentProfile(models.Model):
     teams = models.ManyToManyField(Team, blank=True, related_name="agents")
     display_name = models.CharField(max_length=120, blank=True)
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.ENGLISH)
-    capacity = models.PositiveSmallIntegerField(default=5, help_text=_("Concurrent live chats this agent takes."))
+    capacity = models.PositiveSmallIntegerField(
+        default=5, help_text=_("Automatic assignment stops once this many new, open or pending tickets are theirs.")
+    )
     presence = models.CharField(max_length=8, choices=Presence.choices, default=Presence.OFFLINE)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
@@ -68,6 +94,14 @@ class Inbox(models.Model):
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes")
     greeting = models.TextField(blank=True, help_text=_("Shown or sent when a conversation starts."))
+    business_hours = models.ForeignKey(
+        "helpdesk.BusinessHours",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inboxes",
+        help_text=_("SLA clocks of this inbox's tickets count these hours; none falls back to the team's, then 24/7."),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,157 @@
+"""The transport side of inboxes: credentials and settings per channel, conversations, quarantined
+items and outbound deliveries. Secrets are kept out of logs and shown masked in the admin."""
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.models import Inbox, Message, Ticket
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ChannelConfig(models.Model):
+    """What every channel of an inbox shares: acknowledgement and cross-channel continuity."""
+
+    inbox = models.OneToOneField(Inbox, on_delete=models.CASCADE, related_name="+")
+    is_active = models.BooleanField(default=True)
+    acknowledge = models.BooleanField(
+        default=False, help_text=_("Tell the customer when to expect an answer, once per new ticket.")
+    )
+    continue_open_ticket_hours = models.PositiveIntegerField(
+        default=72,
+        help_text=_(
+            "A customer who writes without referring to a ticket continues their most recent unsolved ticket "
+            "(from any channel) updated within this many hours. 0 always opens a new ticket."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class ImapSecurity(models.TextChoices):
+    SSL = "ssl", _("SSL/TLS")
+    STARTTLS = "starttls", _("STARTTLS")
+    NONE = "none", _("None (local servers only)")
+
+
+class Mailbox(ChannelConfig):
+    """A support address. Mail arrives by IMAP polling, an MTA pipe (ingest_email) or a provider webhook."""
+
+    address = models.EmailField(unique=True, help_text=_("The support address customers write to."))
+    from_name = models.CharField(max_length=120, blank=True, help_text=_("Sender name on outgoing mail."))
+    imap_host = models.CharField(max_length=255, blank=True, help_text=_("Empty: no polling."))
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_security = models.CharField(max_length=8, choices=ImapSecurity.choices, default=ImapSecurity.SSL)
+    imap_username = models.CharField(max_length=255, blank=True)
+    imap_password = models.CharField(max_length=255, blank=True)
+    imap_folder = models.CharField(max_length=255, default="INBOX")
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class LineAccount(ChannelConfig):
+    """A LINE official account (Messaging API channel)."""
+
+    channel_id = models.CharField(max_length=64, blank=True)
+    channel_secret = models.CharField(max_length=128, help_text=_("Verifies x-line-signature."))
+    channel_access_token = models.CharField(max_length=512, help_text=_("Long-lived channel access token."))
+    webhook_key = models.CharField(
+        max_length=64, unique=True, default=new_key, help_text=_("The secret last part of the webhook URL.")
+    )
+
+    def __str__(self) -> str:
+        return f"LINE {self.channel_id or self.pk}"
+
+
+class Conversation(models.Model):
+    """A channel-level conversation (a LINE group or room) and the ticket it continues."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inbox", "key"], name="conversation_unique_inbox_key")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ReplyRoute(models.Model):
+    """Where a ticket's answers go on one channel: the address the customer last wrote from there
+    (email From, LINE user or group), and what the channel needs to answer in thread."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16)
+    address = models.CharField(max_length=320)
+    context = models.JSONField(default=dict, blank=True, help_text=_("Last inbound Message-ID, LINE reply token..."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "channel"], name="reply_route_unique_ticket_channel")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.channel}: {self.address}"
+
+
+class Quarantine(models.Model):
+    """An inbound item that could not become a message, kept whole for an admin to inspect or retry."""
+
+    inbox = models.ForeignKey(Inbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=16)
+    reason = models.TextField()
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sender_hint = models.CharField(max_length=320, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "quarantined items"
+
+    def __str__(self) -> str:
+        return f"{self.channel} item #{self.pk}: {self.reason[:60]}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    RETRYING = "retrying", _("Retrying")
+    FAILED = "failed", _("Failed")
+
+
+class Delivery(models.Model):
+    """One outbound message sent (or being sent) through a channel, with every attempt counted."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="delivery")
+    channel = models.CharField(max_length=16)
+    recipient = models.CharField(max_length=320)
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=255, blank=True, help_text=_("The channel's id of what was sent."))
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient}: {self.status}"

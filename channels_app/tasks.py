@@ -1,0 +1,54 @@
+from celery import shared_task
+from django.utils import timezone
+
+from channels_app import delivery
+from channels_app.models import Delivery, DeliveryStatus
+
+
+@shared_task(name="channels_app.tasks.deliver")
+def deliver(delivery_id: int) -> str:
+    """Try one delivery now; a transient failure schedules the next try with backoff."""
+    result = delivery.attempt(delivery_id)
+    # In-process (eager) mode a countdown would run at once: retry_due_deliveries picks it up instead.
+    if result.status == DeliveryStatus.RETRYING and result.next_attempt_at and not deliver.app.conf.task_always_eager:
+        countdown = max(0.0, (result.next_attempt_at - timezone.now()).total_seconds())
+        deliver.apply_async((delivery_id,), countdown=countdown)
+    return result.status
+
+
+@shared_task(name="channels_app.tasks.retry_due_deliveries")
+def retry_due_deliveries() -> int:
+    """Periodic safety net: retries whose countdown was lost (a worker restart) are picked up here."""
+    due = Delivery.objects.filter(status=DeliveryStatus.RETRYING, next_attempt_at__lte=timezone.now())
+    ids = list(due.values_list("pk", flat=True)[:500])
+    for delivery_id in ids:
+        deliver.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(name="channels_app.tasks.poll_mailboxes")
+def poll_mailboxes() -> int:
+    from channels_app.email.imap import poll_all
+
+    return poll_all()
+
+
+@shared_task(
+    name="channels_app.tasks.process_line_webhook", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
+def process_line_webhook(account_id: int, payload: dict) -> int:
+    """Store the events of one verified LINE webhook; duplicates (redeliveries) are recognized."""
+    import json
+
+    from channels_app.line.inbound import handle_event
+    from channels_app.line.webhook import parse_webhook
+    from channels_app.models import LineAccount
+
+    account = LineAccount.objects.select_related("inbox").filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return 0
+    handled = 0
+    for event in parse_webhook(json.dumps(payload).encode()).events:
+        handle_event(account, event)
+        handled += 1
+    return handled

@@ -1,0 +1,10 @@
+from django.urls import include, path
+
+from channels_app import views
+
+app_name = "channels"
+urlpatterns = [
+    path("line/<str:key>/", views.line_webhook, name="line-webhook"),
+    # Email providers' inbound webhooks, e.g. /webhooks/email/postmark/inbound/ (django-anymail).
+    path("email/", include("anymail.urls")),
+]
