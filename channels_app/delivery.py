@@ -153,8 +153,8 @@ def _send_email(delivery: Delivery, message: Message) -> SendResult:
     if not delivery.provider_id:
         Delivery.objects.filter(pk=delivery.pk).update(provider_id=message_id)  # the same id on every retry
         delivery.provider_id = message_id
-    subject = route.context.get("subject") if route and route.context.get("subject") else ticket.subject
-    if not subject.lower().startswith("re:"):
+    subject = message.data.get("subject") or (route.context.get("subject") if route else "") or ticket.subject
+    if not message.data.get("subject") and not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     outbound = OutboundMessage(
         message_id=message.pk,

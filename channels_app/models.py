@@ -75,6 +75,36 @@ class LineAccount(ChannelConfig):
         return f"LINE {self.channel_id or self.pk}"
 
 
+class WebForm(ChannelConfig):
+    """The support form at /support/new (or /support/<slug>/new), embeddable in the company's site."""
+
+    slug = models.SlugField(unique=True, default="support")
+    title = models.CharField(max_length=200, default="Contact support")
+    embed_origins = models.TextField(
+        blank=True,
+        help_text=_("Sites allowed to embed the form in a frame, one origin per line (https://www.example.com)."),
+    )
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def frame_ancestors(self) -> list[str]:
+        return [line.strip() for line in self.embed_origins.splitlines() if line.strip().startswith("https://")]
+
+
+class PhoneLine(ChannelConfig):
+    """A phone number whose calls are logged: by agents through the API, or by the telephony provider's
+    webhook (signed with `signing_secret`)."""
+
+    number = models.CharField(max_length=20, unique=True, help_text=_("E.164, e.g. +81312345678."))
+    webhook_key = models.CharField(max_length=64, unique=True, default=new_key)
+    signing_secret = models.CharField(max_length=128, default=new_key, help_text=_("HMAC-SHA256 key of webhooks."))
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class Conversation(models.Model):
     """A channel-level conversation (a LINE group or room) and the ticket it continues."""
 

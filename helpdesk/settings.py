@@ -234,6 +234,9 @@ SPECTACULAR_SETTINGS = {
         "IdentityKindEnum": "customers.models.IdentityKind",
         "MessageKindEnum": "helpdesk.models.MessageKind",
         "PostKindEnum": "helpdesk.api.serializers.PostKind",
+        "TicketStatusEnum": "helpdesk.models.TicketStatus",
+        "CallStatusEnum": "channels_app.phone.CallStatus",
+        "CallDirectionEnum": "channels_app.phone.CallDirection",
     },
 }
 

@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from customers.models import Tag
-from helpdesk.models import AuditEntry, Presence, Ticket, TicketSla, TicketStatus
+from helpdesk.models import AuditEntry, Presence, TeamAssignmentCursor, Ticket, TicketSla, TicketStatus
 from helpdesk.services.routing import TicketFacts, auto_assign, normalize, route_ticket, rule_matches
 from helpdesk.services.tickets import assign_ticket, change_status, open_ticket
 from tests.factories import (
@@ -265,6 +265,7 @@ def test_round_robin_under_concurrent_routing_gives_each_agent_one_ticket(inbox,
     team.assignment_strategy = "round_robin"
     team.save()
     agents = {online_agent(team, "a"), online_agent(team, "b")}
+    TeamAssignmentCursor.objects.create(team=team)  # as after earlier tickets: the row lock is what serializes
     tickets = [new_ticket(inbox) for _ in range(2)]
 
     run_concurrently([lambda ticket=ticket: route_ticket(ticket=ticket) for ticket in tickets])
@@ -277,6 +278,7 @@ def test_concurrent_routing_never_exceeds_an_agents_capacity(inbox, team):
     team.assignment_strategy = "least_load"
     team.save()
     agent = online_agent(team, "a", capacity=1)
+    TeamAssignmentCursor.objects.create(team=team)
     tickets = [new_ticket(inbox) for _ in range(3)]
 
     outcomes = run_concurrently([lambda ticket=ticket: route_ticket(ticket=ticket) for ticket in tickets])

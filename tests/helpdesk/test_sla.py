@@ -33,7 +33,7 @@ from tests.factories import (
     TicketFactory,
     UserFactory,
 )
-from tests.helpers import api_as
+from tests.helpers import api_as, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +158,16 @@ def test_a_breach_is_flagged_once_with_a_timeline_event_and_an_audit_entry(clock
         "sla_breached",
         "first_response",
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_breach_checks_at_the_same_moment_write_the_breach_once(clock, ticket):
+    clock.advance(minutes=FIRST + 1)
+
+    results = run_concurrently([flag_sla_breaches, flag_sla_breaches])
+
+    assert sorted(results) == [0, 1]
+    assert breach_events(ticket) == ["First response SLA breached"]
 
 
 def test_near_breach_is_flagged_with_a_fifth_of_the_target_left_without_a_timeline_event(clock, ticket, ticket_changes):
