@@ -13,6 +13,7 @@ import logging
 
 from django.db import transaction
 
+from channels_app.acknowledge import acknowledge
 from channels_app.adapters import InboundMessage
 from channels_app.models import ChannelConfig, Conversation, ReplyRoute
 from channels_app.threading import find_ticket
@@ -104,6 +105,8 @@ def _receive_new(*, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig
     if new_ticket:
         _explain_new_ticket(ticket=ticket, follow_up_of=follow_up_of, refused_ticket_id=decision.refused_ticket_id)
         route_ticket(ticket=ticket, first_message_text=inbound.text)
+        if config is not None and config.acknowledge and not inbound.automated:
+            acknowledge(ticket=ticket, channel=inbound.channel)
     return Received(outcome="stored", message=message, ticket=ticket, new_ticket=new_ticket, rule=decision.rule)
 
 

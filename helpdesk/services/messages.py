@@ -45,6 +45,20 @@ def _direction(kind: str, author_type: str) -> str:
     return Direction.INBOUND if author_type == AuthorType.CUSTOMER else Direction.OUTBOUND
 
 
+def _default_channel(ticket: Ticket, kind: str, author_type: str) -> str:
+    """Answers go back by the channel the customer last wrote from; the ticket's own channel otherwise."""
+    if kind == MessageKind.MESSAGE and author_type != AuthorType.CUSTOMER:
+        latest = (
+            Message.objects.filter(ticket=ticket, direction=Direction.INBOUND)
+            .order_by("-seq")
+            .values_list("channel", flat=True)
+            .first()
+        )
+        if latest:
+            return latest
+    return ticket.channel
+
+
 def _check_author(author_type: str, author_user, author_customer: Customer | None) -> None:
     if author_type == AuthorType.CUSTOMER and author_customer is None:
         raise ValidationError("A customer message needs its customer.")
@@ -106,7 +120,7 @@ def post_message(
                     seq=seq,
                     kind=kind,
                     direction=_direction(kind, author_type),
-                    channel=channel or locked.channel,
+                    channel=channel or _default_channel(locked, kind, author_type),
                     is_public=is_public,
                     author_type=author_type,
                     author_user=author_user,

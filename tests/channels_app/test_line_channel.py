@@ -209,3 +209,21 @@ def test_a_customer_who_wrote_on_line_continues_the_same_ticket_by_email(account
 
     assert Ticket.objects.count() == 1
     assert list(ticket.messages.filter(kind="message").values_list("channel", flat=True)) == ["line", "email"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_goes_back_by_the_channel_the_customer_last_used(account, line_api, agent, settings):
+    from channels_app.email.inbound import ingest_raw
+    from customers.services import add_identity
+
+    post(account, payload("text_user.json", fresh=False))
+    ticket = Ticket.objects.get()
+    add_identity(customer=ticket.customer, kind="email", value="taro@example.jp", verified=True)
+    ingest_raw(mail(sender="taro@example.jp", subject="Follow-up", body="By mail now"))
+
+    answer = reply(ticket=ticket, agent=agent, body_text="Answered by email")
+    line_answer = reply(ticket=ticket, agent=agent, body_text="And on LINE", channel="line")
+
+    assert (answer.channel, line_answer.channel) == ("email", "line")
+    assert Delivery.objects.get(message=answer).recipient == "taro@example.jp"
+    assert Delivery.objects.get(message=line_answer).recipient == USER

@@ -66,7 +66,7 @@ def test_every_kind_of_item_lands_on_one_timeline_in_order(ticket, agent):
     timeline = list(ticket.messages.order_by("seq").values_list("seq", "kind", "direction", "author_type", "channel"))
     assert timeline == [
         (1, "message", "inbound", "customer", "chat"),
-        (2, "message", "outbound", "bot", "email"),
+        (2, "message", "outbound", "bot", "chat"),  # answers go back by the customer's latest channel
         (3, "message", "outbound", "agent", "chat"),
         (4, "event", "internal", "system", "email"),  # status new -> open by the reply
         (5, "note", "internal", "agent", "email"),
