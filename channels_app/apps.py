@@ -14,5 +14,5 @@ class ChannelsAppConfig(AppConfig):
         from channels_app.email.providers import on_inbound
         from helpdesk.events import MessageCreated, subscribe
 
-        subscribe(MessageCreated, on_message_created)
+        subscribe(MessageCreated, on_message_created, live_only=True)
         inbound.connect(on_inbound, dispatch_uid="channels_app.email.inbound")

@@ -11,10 +11,12 @@ The bus lives in the bottom app so that every app can publish through it (helpde
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ClassVar, Literal
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -37,12 +39,30 @@ class DomainEvent:
 
 Handler = Callable[[DomainEvent], None]
 _subscribers: dict[tuple[type[DomainEvent], Phase], list[Handler]] = {}
+_live_only: set[Handler] = set()
+_importing = contextvars.ContextVar("importing_history", default=False)
 
 
-def subscribe(event_type: type[DomainEvent], handler: Handler, *, phase: Phase = "after_commit") -> None:
+def subscribe(
+    event_type: type[DomainEvent], handler: Handler, *, phase: Phase = "after_commit", live_only: bool = False
+) -> None:
+    """`live_only` handlers act on the outside world (sending mail, pushing to LINE): they are skipped
+    for events published while history is being imported (demo data, migrations from another tool)."""
     handlers = _subscribers.setdefault((event_type, phase), [])
     if handler not in handlers:
         handlers.append(handler)
+    if live_only:
+        _live_only.add(handler)
+
+
+@contextlib.contextmanager
+def importing_history() -> Iterator[None]:
+    """Writes made inside happened in the past: nothing is sent to anybody because of them."""
+    token = _importing.set(True)
+    try:
+        yield
+    finally:
+        _importing.reset(token)
 
 
 def unsubscribe(event_type: type[DomainEvent], handler: Handler, *, phase: Phase = "after_commit") -> None:
@@ -56,12 +76,17 @@ def publish(event: DomainEvent) -> None:
     event.payload()
     for handler in list(_subscribers.get((type(event), "in_transaction"), [])):
         handler(event)
-    if _subscribers.get((type(event), "after_commit")):
-        transaction.on_commit(lambda: _deliver_after_commit(event))
+    handlers = [
+        handler
+        for handler in _subscribers.get((type(event), "after_commit"), [])
+        if not (_importing.get() and handler in _live_only)
+    ]
+    if handlers:
+        transaction.on_commit(lambda: _deliver_after_commit(event, handlers))
 
 
-def _deliver_after_commit(event: DomainEvent) -> None:
-    for handler in list(_subscribers.get((type(event), "after_commit"), [])):
+def _deliver_after_commit(event: DomainEvent, handlers: list[Handler]) -> None:
+    for handler in handlers:
         try:
             handler(event)
         except Exception:

@@ -74,6 +74,8 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "message", "message": message})
         elif payload["type"] == "ticket_status_changed":
             await self.send_json({"type": "status", "status": payload["new_status"], "previous": payload["old_status"]})
+        elif payload["type"] == "ticket_changed":
+            await self.send_json({"type": "changed", "action": payload["action"], "changes": payload["changes"]})
         elif payload["type"] == "ticket_assigned":
             # A new team can take the ticket out of this user's sight: check again before telling them more.
             if await self._authorized_ticket(self.ticket.pk) is None:

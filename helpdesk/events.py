@@ -8,7 +8,15 @@ module is the one place a subscriber needs.
 import dataclasses
 from typing import ClassVar
 
-from customers.events import CustomerChanged, CustomersMerged, DomainEvent, publish, subscribe, unsubscribe
+from customers.events import (
+    CustomerChanged,
+    CustomersMerged,
+    DomainEvent,
+    importing_history,
+    publish,
+    subscribe,
+    unsubscribe,
+)
 
 __all__ = [
     "CustomerChanged",
@@ -18,6 +26,7 @@ __all__ = [
     "TicketAssigned",
     "TicketChanged",
     "TicketStatusChanged",
+    "importing_history",
     "publish",
     "subscribe",
     "unsubscribe",

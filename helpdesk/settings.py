@@ -93,6 +93,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
     # A file, not memory: browser tests run the server in another process that must see the same data.
     test_name = os.environ.get("TEST_DATABASE_NAME", "test-helpdesk")
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{test_name}.sqlite3")}

@@ -239,3 +239,22 @@ def test_a_rolled_back_message_publishes_nothing(inbox, customer):
         unsubscribe(MessageCreated, received.append)
     assert [event.seq for event in received] == [1]
     assert list(ticket.messages.values_list("body_text", flat=True)) == ["kept"]
+
+
+@pytest.mark.django_db
+def test_importing_history_skips_live_only_listeners_but_not_the_others(ticket, django_capture_on_commit_callbacks):
+    from helpdesk.events import importing_history
+
+    sent, shown = [], []
+    subscribe(MessageCreated, sent.append, live_only=True)
+    subscribe(MessageCreated, shown.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True), importing_history():
+            post_message(ticket=ticket, author_type="bot", body_text="from the old system")
+        with django_capture_on_commit_callbacks(execute=True):
+            post_message(ticket=ticket, author_type="bot", body_text="live")
+    finally:
+        unsubscribe(MessageCreated, sent.append)
+        unsubscribe(MessageCreated, shown.append)
+    assert [event.seq for event in sent] == [2]
+    assert [event.seq for event in shown] == [1, 2]

@@ -140,3 +140,20 @@ async def test_malformed_frames_get_an_error_and_the_socket_keeps_working(ticket
         assert (await socket.receive_json_from(timeout=5))["type"] == "resynced"
     finally:
         await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_agents_see_field_changes_live_and_customers_do_not(ticket, agent, customer_user):
+    from helpdesk.services.tickets import update_ticket
+
+    agent_socket, _, _ = await _connect(agent, ticket.pk)
+    customer_socket, _, _ = await _connect(customer_user, ticket.pk)
+    try:
+        await sync_to_async(update_ticket)(ticket=ticket, actor=agent, priority="urgent")
+        frame = await agent_socket.receive_json_from(timeout=5)
+        assert frame == {"type": "changed", "action": "updated", "changes": {"priority": ["normal", "urgent"]}}
+        assert await customer_socket.receive_nothing(timeout=0.3)
+    finally:
+        await agent_socket.disconnect()
+        await customer_socket.disconnect()

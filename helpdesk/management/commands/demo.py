@@ -3,13 +3,32 @@
 Idempotent: running it again changes nothing that is already there.
 """
 
+from datetime import date, time
+
 from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from customers import services as customer_services
 from customers.models import ChannelKind, Customer, IdentityKind, Organization, Segment, Tag
-from helpdesk.models import AgentProfile, AuthorType, Inbox, Role, Team, Ticket, TicketStatus
+from helpdesk.events import importing_history
+from helpdesk.models import (
+    AgentProfile,
+    AssignmentStrategy,
+    AuthorType,
+    BusinessHours,
+    BusinessPeriod,
+    Holiday,
+    Inbox,
+    Role,
+    RoutingRule,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    Ticket,
+    TicketStatus,
+)
 from helpdesk.services import tickets as ticket_services
 from helpdesk.services.messages import post_message, record_event
 
@@ -36,13 +55,18 @@ class Command(BaseCommand):
     help = "Load demo agents, customers and tickets (idempotent)."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
+        # The demo conversations happened "in the past": nothing is sent to the fictional customers.
+        with importing_history(), transaction.atomic():
             teams = self._teams()
             users = self._agents(teams)
             inboxes = self._inboxes(teams)
             customers = self._customers()
+            self._service_levels(teams, users)
             if not Ticket.objects.filter(subject__startswith="[demo]").exists():
                 self._tickets(users, inboxes, customers)
+        # Other apps seed their part through their own `<app>_demo` commands (helpdesk imports none of them).
+        for name in sorted(command for command in get_commands() if command.endswith("_demo")):
+            call_command(name, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             f"  Log in at http://127.0.0.1:8000/login/ (password for every demo account: {DEMO_PASSWORD})"
@@ -52,6 +76,34 @@ class Command(BaseCommand):
             self.stdout.write(f"    {username:<7} {role:<10} {name} [{teams_text}]")
         self.stdout.write("    hanako  customer   田中 花子 (portal: her own requests)")
         self.stdout.write("  Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/")
+
+    def _service_levels(self, teams: dict[str, Team], users: dict) -> None:
+        """Tokyo office hours, an SLA policy, and routing that sends billing questions to Billing."""
+        hours, created = BusinessHours.objects.get_or_create(name="Tokyo office", defaults={"time_zone": "Asia/Tokyo"})
+        if created:
+            BusinessPeriod.objects.bulk_create(
+                BusinessPeriod(schedule=hours, weekday=day, start_time=time(9), end_time=time(18)) for day in range(5)
+            )
+            Holiday.objects.create(schedule=hours, date=date(2026, 12, 31), name="大晦日")
+        Team.objects.filter(business_hours__isnull=True).update(business_hours=hours)
+        Team.objects.filter(name="Tier 1").update(assignment_strategy=AssignmentStrategy.ROUND_ROBIN)
+        policy, created = SlaPolicy.objects.get_or_create(name="Standard")
+        if created:
+            for priority, first, resolution in (
+                ("urgent", 30, 240),
+                ("high", 60, 480),
+                ("normal", 240, 1440),
+                ("low", 480, 2880),
+            ):
+                SlaTarget.objects.create(
+                    policy=policy, priority=priority, first_response_minutes=first,
+                    next_response_minutes=first * 2, resolution_minutes=resolution,
+                )  # fmt: skip
+        RoutingRule.objects.get_or_create(
+            name="Billing questions",
+            defaults={"keywords": "請求\n返金\ninvoice\nrefund\ncharged", "set_team": teams["Billing"],
+                      "assign_by": AssignmentStrategy.LEAST_LOAD},
+        )  # fmt: skip
 
     def _teams(self) -> dict[str, Team]:
         tier1, _ = Team.objects.get_or_create(name="Tier 1")
