@@ -16,6 +16,7 @@ from channels_app.email.sending import EmailAdapter
 from channels_app.email.tokens import make_message_id, subject_with_token
 from channels_app.models import Delivery, DeliveryStatus, Mailbox, ReplyRoute
 from customers.models import ChannelKind, Identity, IdentityKind
+from helpdesk.event_text import describe_in_english
 from helpdesk.events import MessageCreated
 from helpdesk.models import AuthorType, Message
 from helpdesk.services.messages import record_event
@@ -108,17 +109,14 @@ def attempt(delivery_id: int) -> Delivery:
 def _fail(delivery: Delivery, error: str) -> None:
     delivery.status, delivery.last_error, delivery.next_attempt_at = DeliveryStatus.FAILED, error[:2000], None
     delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
-    record_event(
-        ticket=delivery.message.ticket,
-        event="delivery_failed",
-        text=f"Message {delivery.message.seq} could not be delivered by {delivery.channel}: {error}",
-        data={
-            "message": delivery.message_id,
-            "seq": delivery.message.seq,
-            "channel": delivery.channel,
-            "error": error[:500],
-        },
-    )
+    data = {
+        "message": delivery.message_id,
+        "seq": delivery.message.seq,
+        "channel": delivery.channel,
+        "error": error[:500],
+    }
+    text = describe_in_english("delivery_failed", data)
+    record_event(ticket=delivery.message.ticket, event="delivery_failed", text=text, data=data)
 
 
 def _send(delivery: Delivery) -> SendResult:

@@ -18,6 +18,7 @@ from channels_app.adapters import InboundMessage
 from channels_app.models import ChannelConfig, Conversation, ReplyRoute
 from channels_app.threading import find_ticket
 from customers.services import clear_identity_bouncing, identify_customer
+from helpdesk.event_text import describe_in_english
 from helpdesk.models import Inbox, Message, Ticket, TicketStatus
 from helpdesk.services.messages import NewAttachment, record_event
 from helpdesk.services.routing import route_ticket
@@ -115,17 +116,14 @@ def _explain_new_ticket(*, ticket: Ticket, follow_up_of: Ticket | None, refused_
         record_event(
             ticket=ticket,
             event="follow_up",
-            text=f"Follow-up of closed ticket #{follow_up_of.pk}",
+            text=describe_in_english("follow_up", {"follow_up_of": follow_up_of.pk}),
             data={"follow_up_of": follow_up_of.pk},
         )
     if refused_ticket_id is not None:
         record_event(
             ticket=ticket,
             event="unverified_reference",
-            text=(
-                f"This message refers to ticket #{refused_ticket_id}, but its sender is not that ticket's customer; "
-                "it was kept apart."
-            ),
+            text=describe_in_english("unverified_reference", {"referenced_ticket": refused_ticket_id}),
             data={"referenced_ticket": refused_ticket_id},
         )
         update_ticket(ticket=ticket, tags=[FLAG_TAG])

@@ -19,6 +19,7 @@ from channels_app.models import Mailbox, Quarantine
 from channels_app.pipeline import Received, receive
 from customers.models import ChannelKind, IdentityKind
 from customers.services import mark_identity_bouncing
+from helpdesk.event_text import describe_in_english
 from helpdesk.models import Inbox, Ticket
 from helpdesk.services.messages import record_event
 
@@ -113,16 +114,9 @@ def _bounce(parsed: ParsedEmail, raw: bytes, inbox: Inbox) -> EmailOutcome:
         mark_identity_bouncing(kind=IdentityKind.EMAIL, value=address)
     if ticket is None:
         return _quarantine(raw, inbox, "bounce or complaint about a message we cannot find", sender=parsed.from_address)
-    what = (
-        "complained about (marked as spam)" if parsed.is_complaint else f"bounced ({parsed.bounce_action or 'failed'})"
-    )
-    recipients = ", ".join(parsed.bounced_recipients) or "the customer"
-    record_event(
-        ticket=ticket,
-        event="email_bounce",
-        text=f"Mail to {recipients} {what}.",
-        data={"recipients": list(parsed.bounced_recipients), "action": parsed.bounce_action},
-    )
+    action = "complaint" if parsed.is_complaint else (parsed.bounce_action or "failed")
+    data = {"recipients": list(parsed.bounced_recipients), "action": action}
+    record_event(ticket=ticket, event="email_bounce", text=describe_in_english("email_bounce", data), data=data)
     return EmailOutcome(outcome="bounce", detail=f"ticket #{ticket.pk}")
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, Tag
+from helpdesk.event_text import describe_in_english
 from helpdesk.events import TicketAssigned, TicketChanged, TicketStatusChanged, publish
 from helpdesk.models import (
     AgentProfile,
@@ -186,13 +187,9 @@ def change_status(*, ticket: Ticket, status: str, actor=None, reason: str = "") 
         locked.solved_at = None
     locked.save(update_fields=["status", "solved_at", "closed_at", "updated_at"])
     sla_on_status_change(ticket=locked, old=old, new=status)
-    text = f"Status changed from {TicketStatus(old).label} to {TicketStatus(status).label}"
+    data = {"from": old, "to": status, "reason": reason}
     record_event(
-        ticket=locked,
-        event="status_changed",
-        text=f"{text} ({reason})" if reason else text,
-        data={"from": old, "to": status, "reason": reason},
-        actor=actor,
+        ticket=locked, event="status_changed", text=describe_in_english("status_changed", data), data=data, actor=actor
     )
     _changed(locked, actor, "status_changed", {"status": [old, status]})
     publish(
@@ -223,18 +220,13 @@ def assign_ticket(*, ticket: Ticket, assignee=UNCHANGED, team: Team | None = UNC
     locked.save(update_fields=["team", "assignee", "updated_at"])
     if locked.team_id != old_team_id:
         replan_sla(ticket=locked)  # the team may bring other targets and business hours
-    if new_assignee is not None:
-        who = str(getattr(new_assignee, "agent_profile", new_assignee))
-        text = f"Assigned to {who}" + (f" ({new_team})" if new_team else "")
-    else:
-        text = f"Unassigned ({new_team})" if new_team else "Unassigned"
-    record_event(
-        ticket=locked,
-        event="assigned",
-        text=text,
-        data={"assignee": _actor_id(new_assignee), "team": new_team.pk if new_team else None},
-        actor=actor,
-    )
+    data = {
+        "assignee": _actor_id(new_assignee),
+        "assignee_name": str(getattr(new_assignee, "agent_profile", new_assignee)) if new_assignee else None,
+        "team": new_team.pk if new_team else None,
+        "team_name": new_team.name if new_team else None,
+    }
+    record_event(ticket=locked, event="assigned", text=describe_in_english("assigned", data), data=data, actor=actor)
     _changed(
         locked,
         actor,

@@ -145,3 +145,15 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_system_events_read_in_the_readers_language(client, agent, ticket):
+    from helpdesk.services.tickets import change_status
+
+    change_status(ticket=ticket, status="pending", actor=agent)
+    event = ticket.messages.get(event="status_changed")
+    assert event.body_text == "Status changed from New to Pending (waiting on the customer)"  # stored in English
+
+    client.force_login(agent)
+    page = client.get(reverse("ticket-page", args=[ticket.pk]), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "ステータスを「新規」から「保留中（お客様の返信待ち）」に変更しました" in page
