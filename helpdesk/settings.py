@@ -129,6 +129,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "close-solved-tickets": {"task": "helpdesk.tasks.close_solved_tickets", "schedule": 15 * 60},
     "flag-sla-breaches": {"task": "helpdesk.tasks.flag_sla_breaches", "schedule": 60},
+    "poll-mailboxes": {"task": "channels_app.tasks.poll_mailboxes", "schedule": 60},
+    "retry-due-deliveries": {"task": "channels_app.tasks.retry_due_deliveries", "schedule": 60},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
