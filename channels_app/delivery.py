@@ -19,7 +19,7 @@ from customers.models import ChannelKind, Identity, IdentityKind
 from helpdesk.event_text import describe_in_english
 from helpdesk.events import MessageCreated
 from helpdesk.models import AuthorType, Message
-from helpdesk.services.messages import record_event
+from helpdesk.services.messages import record_delivery, record_event
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def create_delivery(*, message_id: int) -> Delivery | None:
         if created and not recipient:
             _fail(delivery, f"The customer has no {message.get_channel_display()} address to send to.")
             return None
+        if created:
+            record_delivery(message_id=message.pk, status=DeliveryStatus.QUEUED)
     return delivery if created else None
 
 
@@ -90,6 +92,7 @@ def attempt(delivery_id: int) -> Delivery:
     result = _send(delivery)
     with transaction.atomic():
         if result.ok:
+            record_delivery(message_id=delivery.message_id, status=DeliveryStatus.SENT)
             delivery.status, delivery.sent_at, delivery.provider_id = (
                 DeliveryStatus.SENT,
                 timezone.now(),
@@ -98,6 +101,7 @@ def attempt(delivery_id: int) -> Delivery:
             delivery.last_error = ""
             delivery.save(update_fields=["status", "sent_at", "provider_id", "last_error"])
         elif result.transient and delivery.attempts < MAX_ATTEMPTS:
+            record_delivery(message_id=delivery.message_id, status=DeliveryStatus.RETRYING, detail=result.error)
             delivery.status, delivery.last_error = DeliveryStatus.RETRYING, result.error[:2000]
             delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts)
             delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
@@ -107,6 +111,7 @@ def attempt(delivery_id: int) -> Delivery:
 
 
 def _fail(delivery: Delivery, error: str) -> None:
+    record_delivery(message_id=delivery.message_id, status=DeliveryStatus.FAILED, detail=error)
     delivery.status, delivery.last_error, delivery.next_attempt_at = DeliveryStatus.FAILED, error[:2000], None
     delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
     data = {

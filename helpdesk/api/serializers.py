@@ -161,7 +161,8 @@ class MessageSerializer(StrictModelSerializer):
         model = Message
         fields = [
             "id", "seq", "kind", "direction", "channel", "is_public", "author_type", "author", "body_text",
-            "body_html", "event", "data", "external_id", "attachments", "created_at",
+            "body_html", "event", "data", "external_id", "attachments", "delivery_status", "delivery_detail",
+            "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 

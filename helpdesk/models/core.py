@@ -209,6 +209,9 @@ class Message(models.Model):
     data = models.JSONField(default=dict, blank=True)
     # NULL (not "") for "none", so that the partial unique constraint below ignores it.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # Reported by the channel that sends it (channels_app): "", queued, sent, retrying or failed.
+    delivery_status = models.CharField(max_length=8, blank=True)
+    delivery_detail = models.CharField(max_length=500, blank=True, help_text=_("Why a delivery failed or waits."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -196,3 +196,8 @@ def record_event(*, ticket: Ticket, event: str, text: str, data: dict, actor=Non
         data=data,
         is_public=is_public,
     ).message
+
+
+def record_delivery(*, message_id: int, status: str, detail: str = "") -> None:
+    """A channel reports how sending a message went; shown beside the message on the timeline."""
+    Message.objects.filter(pk=message_id).update(delivery_status=status, delivery_detail=strip_nul(detail)[:500])

@@ -19,7 +19,7 @@ from customers.models import Customer, Identity
 from helpdesk.models import Message, Ticket, TicketStatus
 from helpdesk.services.tickets import change_status, reply
 from tests.channels_app.mail import mail
-from tests.helpers import url_of_test_database
+from tests.helpers import api_as, url_of_test_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,6 +231,11 @@ def test_transient_smtp_failures_are_retried_and_permanent_ones_shown_on_the_tim
     reply(ticket=ticket, agent=agent, body_text="Second answer")
     failed = Delivery.objects.exclude(pk=delivery.pk).get()
     assert failed.status == DeliveryStatus.FAILED
+    shown = api_as(agent).get(f"/api/v1/tickets/{ticket.pk}/messages/").json()["results"]
+    statuses = {item["body_text"]: (item["delivery_status"], item["delivery_detail"]) for item in shown}
+    assert statuses["First try"] == ("sent", "")
+    assert statuses["Second answer"][0] == "failed"
+    assert "550" in statuses["Second answer"][1]
     assert ticket.messages.filter(event="delivery_failed", data__message=failed.message_id).exists()
 
 
