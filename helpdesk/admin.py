@@ -25,6 +25,22 @@ from helpdesk.services import tickets as ticket_services
 from helpdesk.workflow import TransitionNotAllowed
 
 
+class HistoryAdmin(admin.ModelAdmin):
+    """For records of what happened (messages, audit entries, SLA clocks): look, never touch."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "restrict_to_team_tickets", "assignment_strategy", "business_hours", "created_at"]
@@ -188,7 +204,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(HistoryAdmin):
     """Read-only: the conversation history is never edited after the fact."""
 
     list_display = ["ticket", "seq", "kind", "direction", "channel", "author_type", "is_public", "created_at"]
@@ -197,35 +213,14 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["ticket"]
     inlines = [AttachmentInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Message._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(HistoryAdmin):
     list_display = ["created_at", "content_type", "object_id", "action", "actor", "changes"]
     list_filter = ["content_type", "action"]
     search_fields = ["=object_id", "actor__username", "action"]
     list_select_related = ["content_type", "actor"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class BusinessPeriodInline(admin.TabularInline):
@@ -269,7 +264,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketSla)
-class TicketSlaAdmin(admin.ModelAdmin):
+class TicketSlaAdmin(HistoryAdmin):
     """Read-only: SLA clocks are moved by the ticket services and the breach task."""
 
     list_display = [
@@ -282,18 +277,6 @@ class TicketSlaAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     search_fields = ["=ticket__id", "ticket__subject"]
     list_select_related = ["ticket", "policy"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in TicketSla._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RoutingRule)
