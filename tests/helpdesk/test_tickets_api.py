@@ -259,3 +259,11 @@ def test_the_openapi_schema_and_docs_are_served(client):
     for path in ("/api/v1/tickets/{id}/messages/", "/api/v1/customers/{id}/merge/", "/api/v1/merges/{id}/undo/"):
         assert path in body
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_filtered_lists_never_ask_for_distinct(supervisor, inbox, team):
+    """DISTINCT keeps PostgreSQL from walking the inbox indexes (docs/performance.md); no filter needs it."""
+    open_ticket(inbox=inbox, customer=CustomerFactory(), subject="x")
+    with CaptureQueriesContext(connection) as queries:
+        api_as(supervisor).get(f"/api/v1/tickets/?status=new&status=open&team={team.pk}&inbox={inbox.pk}&tag=vip")
+    assert not any("DISTINCT" in query["sql"].upper() for query in queries.captured_queries)
