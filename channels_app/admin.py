@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from channels_app.email.inbound import ingest_raw
+from channels_app.email.inbound import retry_quarantined
 from channels_app.models import Conversation, Delivery, DeliveryStatus, LineAccount, Mailbox, Quarantine, ReplyRoute
 from channels_app.tasks import deliver
 
@@ -93,7 +93,7 @@ class QuarantineAdmin(admin.ModelAdmin):
     @admin.action(description="Try to store the selected items again")
     def retry(self, request, queryset):
         for item in queryset.filter(resolved_at__isnull=True, channel="email"):
-            outcome = ingest_raw(bytes(item.raw), inbox=item.inbox)
+            outcome = retry_quarantined(item)
             if outcome.outcome in ("stored", "duplicate", "bounce", "loop"):
                 Quarantine.objects.filter(pk=item.pk).update(resolved_at=timezone.now())
                 if outcome.quarantine is not None:

@@ -10,9 +10,17 @@ class ChannelsAppConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound
 
+        from channels_app import intake
         from channels_app.delivery import on_message_created
+        from channels_app.email.inbound import EmailIntake
         from channels_app.email.providers import on_inbound
+        from channels_app.line.inbound import LineIntake
+        from channels_app.models import LineAccount, Mailbox
+        from helpdesk import configuration
         from helpdesk.events import MessageCreated, subscribe
 
         subscribe(MessageCreated, on_message_created, live_only=True)
+        configuration.watch(Mailbox, LineAccount)
+        intake.register("email", EmailIntake())
+        intake.register("line", LineIntake())
         inbound.connect(on_inbound, dispatch_uid="channels_app.email.inbound")

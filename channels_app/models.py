@@ -120,6 +120,61 @@ class Conversation(models.Model):
         return self.key
 
 
+class IntakeStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed (gave up)")
+
+
+class IntakeSource(models.TextChoices):
+    IMAP = "imap", _("IMAP polling")
+    MTA = "mta", _("MTA pipe")
+    PROVIDER = "provider", _("Email provider webhook")
+    LINE = "line", _("LINE webhook")
+
+
+class InboundItem(models.Model):
+    """An inbound item exactly as it arrived (a raw mail, one LINE webhook event), stored before anything
+    else is done with it. The sender gets its answer once the item is safe here; workers then turn items
+    into messages in batches (channels_app/intake.py). The same item arriving again (an MTA retry, a LINE
+    redelivery) has the same `key` and is stored once."""
+
+    channel = models.CharField(max_length=16)
+    key = models.CharField(max_length=255, unique=True, help_text=_("Channel, inbox and the item's own id."))
+    source = models.CharField(max_length=16, choices=IntakeSource.choices)
+    inbox = models.ForeignKey(
+        Inbox,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_(
+            "Where it arrived. For mail from an MTA pipe or a provider, only a fallback: the recipient decides."
+        ),
+    )
+    payload = models.BinaryField(help_text=_("The raw mail, or the JSON of the event."))
+    status = models.CharField(max_length=12, choices=IntakeStatus.choices, default=IntakeStatus.PENDING)
+    outcome = models.CharField(
+        max_length=16, blank=True, help_text=_("stored, duplicate, loop, bounce, quarantined...")
+    )
+    detail = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True, help_text=_("A failed item is tried again after this."))
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "id"], name="inbound_item_queue"),
+            models.Index(fields=["status", "processed_at"], name="inbound_item_processed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} item #{self.pk} ({self.status})"
+
+
 class ReplyRoute(models.Model):
     """Where a ticket's answers go on one channel: the address the customer last wrote from there
     (email From, LINE user or group), and what the channel needs to answer in thread."""

@@ -1,34 +1,50 @@
 """The one inbound path for every channel.
 
-parsed item -> deduplicate by (inbox, external id) -> identify the customer -> thread to a ticket or
-open one -> post the Message through the one service -> route new tickets -> acknowledge.
-Everything from identifying to posting happens in one transaction: a failure writes nothing, and the
-same item arriving twice (or twice at once) yields one Message.
+parsed items -> deduplicate by (inbox, external id) -> identify the customers -> thread each to a ticket or
+open one (routed as it opens) -> post the Messages through the one service -> acknowledge new tickets.
+
+Items are received in batches (`receive_all`; `receive` is a batch of one): a burst of mail or a busy LINE
+account costs a few dozen statements per batch instead of per message. A batch is one transaction: a
+failure writes nothing, and the same item arriving twice (or twice at once) yields one Message.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 from django.db import transaction
 
 from channels_app.acknowledge import acknowledge
 from channels_app.adapters import InboundMessage
 from channels_app.models import ChannelConfig, Conversation, ReplyRoute
-from channels_app.threading import find_ticket
-from customers.services import clear_identity_bouncing, identify_customer
+from channels_app.threading import Item, NewTicket, ThreadDecision, Threader
+from customers.models import Customer, Identity
+from customers.services import Caller, identify_customers
 from helpdesk.event_text import describe_in_english
-from helpdesk.models import Inbox, Message, Ticket, TicketStatus
-from helpdesk.services.messages import NewAttachment, record_event
-from helpdesk.services.routing import route_ticket
-from helpdesk.services.tickets import open_ticket, receive_customer_message, update_ticket
+from helpdesk.models import AuthorType, Inbox, Message, Ticket, TicketStatus
+from helpdesk.services.messages import MessageDraft, NewAttachment, event_draft, post_messages
+from helpdesk.services.routing import open_routed_tickets
+from helpdesk.services.tickets import TicketDraft, change_status
+from helpdesk.workflow import REOPENED_BY_CUSTOMER_REPLY
 
 logger = logging.getLogger(__name__)
 
 FLAG_TAG = "unverified-sender"
 # For inboxes with no channel settings of their own: the same default as ChannelConfig's.
 DEFAULT_CONTINUITY_HOURS = ChannelConfig._meta.get_field("continue_open_ticket_hours").default
+# A concurrent batch stored one of our items first: the batch is rolled back and read again, this often.
+ATTEMPTS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Arrival:
+    """One item for the pipeline: what arrived, in which inbox, with the inbox's channel settings."""
+
+    inbox: Inbox
+    inbound: InboundMessage
+    config: ChannelConfig | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,58 +56,157 @@ class Received:
     rule: str = ""
 
 
-class _Duplicate(Exception):
-    def __init__(self, message: Message):
-        self.message = message
+class _RaceLost(Exception):
+    """A concurrent transaction stored one of the batch's items first."""
 
 
 def receive(*, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig | None = None) -> Received:
     """Store one inbound item on the right ticket of the right customer."""
-    earlier = Message.objects.filter(inbox=inbox, external_id=inbound.external_id).select_related("ticket").first()
-    if earlier is not None:
-        return Received(outcome="duplicate", message=earlier, ticket=earlier.ticket)
-    try:
-        return _receive_new(inbox=inbox, inbound=inbound, config=config)
-    except _Duplicate as duplicate:
-        # The same item was stored by a concurrent request; everything this one wrote is rolled back.
-        return Received(outcome="duplicate", message=duplicate.message, ticket=duplicate.message.ticket)
+    return receive_all([Arrival(inbox, inbound, config)])[0]
+
+
+def receive_all(arrivals: Sequence[Arrival]) -> list[Received]:
+    """Store inbound items, in order; the results match `arrivals`. All or nothing: an item that cannot be
+    stored (a sender address that is not one, an empty body) raises and the whole batch writes nothing."""
+    attempts_left = ATTEMPTS
+    while True:
+        try:
+            return _receive_all(list(arrivals))
+        except _RaceLost:
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+            logger.info("an inbound batch of %s raced with another one; reading it again", len(arrivals))
 
 
 @transaction.atomic
-def _receive_new(*, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig | None) -> Received:
-    sender = inbound.sender
-    identified = identify_customer(kind=sender.kind, value=sender.address, name=sender.name, verified=sender.verified)
-    clear_identity_bouncing(identity=identified.identity)
-    customer = identified.customer.merged_into or identified.customer
-    continuity = config.continue_open_ticket_hours if config is not None else DEFAULT_CONTINUITY_HOURS
-    decision = find_ticket(inbox=inbox, inbound=inbound, customer=customer, continuity_hours=continuity)
+def _receive_all(arrivals: list[Arrival]) -> list[Received | None]:
+    results: list[Received | None] = [None] * len(arrivals)
+    stored = _stored_messages(arrivals)
+    fresh: list[int] = []
+    first_of: dict[tuple[int, str], int] = {}
+    for index, arrival in enumerate(arrivals):
+        key = (arrival.inbox.pk, arrival.inbound.external_id)
+        if key in stored:
+            message = stored[key]
+            results[index] = Received(outcome="duplicate", message=message, ticket=message.ticket)
+        elif key in first_of:
+            continue  # the same item twice in one batch: answered below, once the first is stored
+        else:
+            first_of[key] = index
+            fresh.append(index)
+    if fresh:
+        _store([arrivals[index] for index in fresh], fresh, results)
+    for index, arrival in enumerate(arrivals):
+        if results[index] is None:
+            first = results[first_of[(arrival.inbox.pk, arrival.inbound.external_id)]]
+            results[index] = Received(outcome="duplicate", message=first.message, ticket=first.ticket)
+    return results
 
-    ticket, new_ticket = decision.ticket, False
-    if ticket is not None and ticket.status == TicketStatus.CLOSED:
-        follow_up_of, ticket = ticket, None
-    else:
-        follow_up_of = None
-    if ticket is None:
-        ticket = open_ticket(
-            inbox=inbox, customer=customer, subject=inbound.subject or _subject_from(inbound), channel=inbound.channel
+
+def _stored_messages(arrivals: list[Arrival]) -> dict[tuple[int, str], Message]:
+    found = Message.objects.select_related("ticket").filter(
+        inbox_id__in={arrival.inbox.pk for arrival in arrivals},
+        external_id__in={arrival.inbound.external_id for arrival in arrivals},
+    )
+    return {(message.inbox_id, message.external_id): message for message in found}
+
+
+def _store(arrivals: list[Arrival], indexes: list[int], results: list[Received | None]) -> None:
+    customers = _customers(arrivals)
+    items = [
+        Item(inbox=a.inbox, inbound=a.inbound, customer=customer, continuity_hours=_continuity(a.config))
+        for a, customer in zip(arrivals, customers, strict=True)
+    ]
+    threader = Threader(items)
+    decisions = [threader.decide(item) for item in items]
+
+    # New tickets open with their first message (and routed); later items post onto them afterwards.
+    openers: dict[NewTicket, int] = {}
+    for position, decision in enumerate(decisions):
+        if isinstance(decision.target, NewTicket):
+            openers.setdefault(decision.target, position)
+    drafts = [_ticket_draft(items[position], decisions[position]) for position in openers.values()]
+    opened = open_routed_tickets(drafts) if drafts else []
+    first_messages = {}
+    for (new_ticket, position), ticket in zip(openers.items(), opened, strict=True):
+        if not ticket.first_message.created:
+            raise _RaceLost
+        new_ticket.ticket = ticket.ticket
+        first_messages[position] = ticket.first_message.message
+
+    following = [p for p in range(len(items)) if p not in first_messages]
+    posted = post_messages([_message_draft(items[p], _ticket_of(decisions[p].target)) for p in following])
+    if any(not item.created for item in posted):
+        raise _RaceLost
+    messages = first_messages | {p: item.message for p, item in zip(following, posted, strict=True)}
+
+    _remember_routes(items, decisions)
+    _reopen_answered(decisions, following)
+    for position, item in enumerate(items):
+        ticket = _ticket_of(decisions[position].target)
+        new_ticket = position in first_messages
+        results[indexes[position]] = Received(
+            outcome="stored", message=messages[position], ticket=ticket, new_ticket=new_ticket,
+            rule=decisions[position].rule,
+        )  # fmt: skip
+        config = arrivals[position].config
+        if new_ticket and config is not None and config.acknowledge and not item.inbound.automated:
+            acknowledge(ticket=ticket, channel=item.inbound.channel)
+
+
+def _continuity(config: ChannelConfig | None) -> int:
+    return config.continue_open_ticket_hours if config is not None else DEFAULT_CONTINUITY_HOURS
+
+
+def _customers(arrivals: list[Arrival]) -> list[Customer]:
+    """Who wrote each item (a merged customer stands for the one they were merged into), locked in id order:
+    two batches with the same customer thread one after the other, so they agree on the customer's ticket."""
+    callers = [
+        Caller(kind=a.inbound.sender.kind, value=a.inbound.sender.address, name=a.inbound.sender.name,
+               verified=a.inbound.sender.verified)
+        for a in arrivals
+    ]  # fmt: skip
+    identified = identify_customers(callers)
+    bouncing = {found.identity.pk for found in identified if found.identity.bouncing_since is not None}
+    if bouncing:  # the customer wrote from the address again: it works
+        Identity.objects.filter(pk__in=bouncing).update(bouncing_since=None)
+    customers = [found.customer.merged_into or found.customer for found in identified]
+    locking = Customer.objects.select_for_update().filter(pk__in={c.pk for c in customers}).order_by("pk")
+    list(locking.values_list("pk", flat=True))
+    return customers
+
+
+def _ticket_draft(item: Item, decision: ThreadDecision) -> TicketDraft:
+    inbound = item.inbound
+    events = []
+    if decision.follow_up_of is not None:
+        data = {"follow_up_of": decision.follow_up_of.pk}
+        events.append(
+            event_draft(ticket=None, event="follow_up", text=describe_in_english("follow_up", data), data=data)
         )
-        new_ticket = True
-    if inbound.conversation_key:
-        Conversation.objects.update_or_create(inbox=inbox, key=inbound.conversation_key, defaults={"ticket": ticket})
-    ReplyRoute.objects.update_or_create(
-        ticket=ticket,
+    if decision.refused_ticket_id is not None:
+        data = {"referenced_ticket": decision.refused_ticket_id}
+        text = describe_in_english("unverified_reference", data)
+        events.append(event_draft(ticket=None, event="unverified_reference", text=text, data=data))
+    return TicketDraft(
+        inbox=item.inbox,
+        customer=item.customer,
+        subject=inbound.subject or _subject_from(inbound),
         channel=inbound.channel,
-        defaults={"address": inbound.reply_address or sender.address, "context": inbound.reply_context},
+        tags=(FLAG_TAG,) if decision.refused_ticket_id is not None else (),
+        first_message=_message_draft(item, None),
+        events=tuple(events),
     )
 
-    # Lock the ticket, then look again: a concurrent delivery of the same item on this ticket has either
-    # committed (found here) or waits for us. On different tickets, the unique index decides (below).
-    Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
-    stored = Message.objects.filter(inbox=inbox, external_id=inbound.external_id).first()
-    if stored is not None:
-        raise _Duplicate(stored)
-    message = receive_customer_message(
+
+def _message_draft(item: Item, ticket: Ticket | None) -> MessageDraft:
+    inbound = item.inbound
+    return MessageDraft(
         ticket=ticket,
+        inbox=item.inbox,
+        author_type=AuthorType.CUSTOMER,
+        author_customer=item.customer,
         body_text=inbound.text,
         body_html=inbound.html,
         channel=inbound.channel,
@@ -101,32 +216,50 @@ def _receive_new(*, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig
             for a in inbound.attachments
         ],
     )
-    if message.ticket_id != ticket.pk:
-        raise _Duplicate(message)
-    if new_ticket:
-        _explain_new_ticket(ticket=ticket, follow_up_of=follow_up_of, refused_ticket_id=decision.refused_ticket_id)
-        route_ticket(ticket=ticket, first_message_text=inbound.text)
-        if config is not None and config.acknowledge and not inbound.automated:
-            acknowledge(ticket=ticket, channel=inbound.channel)
-    return Received(outcome="stored", message=message, ticket=ticket, new_ticket=new_ticket, rule=decision.rule)
 
 
-def _explain_new_ticket(*, ticket: Ticket, follow_up_of: Ticket | None, refused_ticket_id: int | None) -> None:
-    if follow_up_of is not None:
-        record_event(
+def _ticket_of(target: Ticket | NewTicket) -> Ticket:
+    return target.ticket if isinstance(target, NewTicket) else target
+
+
+def _remember_routes(items: list[Item], decisions: list[ThreadDecision]) -> None:
+    """Where answers go (per ticket and channel) and which ticket a channel conversation continues; the
+    latest item wins."""
+    routes, conversations = {}, {}
+    for item, decision in zip(items, decisions, strict=True):
+        inbound, ticket = item.inbound, _ticket_of(decision.target)
+        routes[(ticket.pk, inbound.channel)] = ReplyRoute(
             ticket=ticket,
-            event="follow_up",
-            text=describe_in_english("follow_up", {"follow_up_of": follow_up_of.pk}),
-            data={"follow_up_of": follow_up_of.pk},
+            channel=inbound.channel,
+            address=inbound.reply_address or inbound.sender.address,
+            context=inbound.reply_context,
         )
-    if refused_ticket_id is not None:
-        record_event(
-            ticket=ticket,
-            event="unverified_reference",
-            text=describe_in_english("unverified_reference", {"referenced_ticket": refused_ticket_id}),
-            data={"referenced_ticket": refused_ticket_id},
+        if inbound.conversation_key:
+            key = (item.inbox.pk, inbound.conversation_key)
+            conversations[key] = Conversation(inbox=item.inbox, key=inbound.conversation_key, ticket=ticket)
+    ReplyRoute.objects.bulk_create(
+        routes.values(),
+        update_conflicts=True,
+        unique_fields=["ticket", "channel"],
+        update_fields=["address", "context", "updated_at"],
+    )
+    if conversations:
+        Conversation.objects.bulk_create(
+            conversations.values(),
+            update_conflicts=True,
+            unique_fields=["inbox", "key"],
+            update_fields=["ticket", "updated_at"],
         )
-        update_ticket(ticket=ticket, tags=[FLAG_TAG])
+
+
+def _reopen_answered(decisions: list[ThreadDecision], following: list[int]) -> None:
+    """A customer writing on a pending, on-hold or solved ticket brings it back to the agents."""
+    reopened = set()
+    for position in following:
+        ticket = _ticket_of(decisions[position].target)
+        if ticket.status in REOPENED_BY_CUSTOMER_REPLY and ticket.pk not in reopened:
+            reopened.add(ticket.pk)
+            change_status(ticket=ticket, status=TicketStatus.OPEN, reason="customer replied")
 
 
 def _subject_from(inbound: InboundMessage) -> str:

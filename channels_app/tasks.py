@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from channels_app import delivery
+from channels_app import delivery, intake
 from channels_app.models import Delivery, DeliveryStatus
 
 
@@ -33,22 +33,14 @@ def poll_mailboxes() -> int:
     return poll_all()
 
 
-@shared_task(
-    name="channels_app.tasks.process_line_webhook", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
-)
-def process_line_webhook(account_id: int, payload: dict) -> int:
-    """Store the events of one verified LINE webhook; duplicates (redeliveries) are recognized."""
-    import json
+@shared_task(name="channels_app.tasks.process_inbound")
+def process_inbound() -> int:
+    """Turn waiting inbound items (raw mail, LINE events) into messages, batch after batch."""
+    return intake.process_pending()
 
-    from channels_app.line.inbound import handle_event
-    from channels_app.line.webhook import parse_webhook
-    from channels_app.models import LineAccount
 
-    account = LineAccount.objects.select_related("inbox").filter(pk=account_id, is_active=True).first()
-    if account is None:
-        return 0
-    handled = 0
-    for event in parse_webhook(json.dumps(payload).encode()).events:
-        handle_event(account, event)
-        handled += 1
-    return handled
+@shared_task(name="channels_app.tasks.sweep_inbound")
+def sweep_inbound() -> int:
+    """Every minute: purge old items, process what is due (retries, and anything a lost task left waiting)."""
+    intake.purge()
+    return intake.process_pending()

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import ClassVar, Literal
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -32,27 +31,47 @@ class DomainEvent:
     name: ClassVar[str]
 
     def payload(self) -> dict:
-        """The event as plain JSON data, with its name under "type"."""
-        data = json.loads(json.dumps(dataclasses.asdict(self), cls=DjangoJSONEncoder))
-        return {"type": self.name, **data}
+        """The event as plain JSON data, with its name under "type" (events hold only JSON values)."""
+        return {"type": self.name, **{field.name: getattr(self, field.name) for field in dataclasses.fields(self)}}
 
 
 Handler = Callable[[DomainEvent], None]
-_subscribers: dict[tuple[type[DomainEvent], Phase], list[Handler]] = {}
-_live_only: set[Handler] = set()
+BatchHandler = Callable[[list[DomainEvent]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Subscription:
+    handler: Callable
+    live_only: bool  # acts on the outside world: skipped while history is imported
+    batch: bool  # takes the list of events published together, instead of one event at a time
+
+
+_subscribers: dict[tuple[type[DomainEvent], Phase], list[_Subscription]] = {}
 _importing = contextvars.ContextVar("importing_history", default=False)
 
 
 def subscribe(
-    event_type: type[DomainEvent], handler: Handler, *, phase: Phase = "after_commit", live_only: bool = False
+    event_type: type[DomainEvent] | tuple[type[DomainEvent], ...],
+    handler: Handler | BatchHandler,
+    *,
+    phase: Phase = "after_commit",
+    live_only: bool = False,
+    batch: bool = False,
 ) -> None:
     """`live_only` handlers act on the outside world (sending mail, pushing to LINE): they are skipped
-    for events published while history is being imported (demo data, migrations from another tool)."""
-    handlers = _subscribers.setdefault((event_type, phase), [])
-    if handler not in handlers:
-        handlers.append(handler)
-    if live_only:
-        _live_only.add(handler)
+    for events published while history is being imported (demo data, migrations from another tool).
+
+    A `batch` handler is called once with every event of its types that one `publish_all` published (in
+    order), so that a thousand messages stored at once cost one round trip to Redis, not a thousand."""
+    for kind in event_type if isinstance(event_type, tuple) else (event_type,):
+        subscriptions = _subscribers.setdefault((kind, phase), [])
+        if all(subscription.handler != handler for subscription in subscriptions):
+            subscriptions.append(_Subscription(handler, live_only, batch))
+
+
+def unsubscribe(event_type: type[DomainEvent], handler: Callable, *, phase: Phase = "after_commit") -> None:
+    subscriptions = _subscribers.get((event_type, phase), [])
+    subscriptions[:] = [subscription for subscription in subscriptions if subscription.handler != handler]
 
 
 @contextlib.contextmanager
@@ -65,33 +84,50 @@ def importing_history() -> Iterator[None]:
         _importing.reset(token)
 
 
-def unsubscribe(event_type: type[DomainEvent], handler: Handler, *, phase: Phase = "after_commit") -> None:
-    handlers = _subscribers.get((event_type, phase), [])
-    if handler in handlers:
-        handlers.remove(handler)
-
-
 def publish(event: DomainEvent) -> None:
-    # Serializing here makes a payload that is not plain JSON fail where it is made, not in a listener.
-    event.payload()
-    for handler in list(_subscribers.get((type(event), "in_transaction"), [])):
-        handler(event)
-    handlers = [
-        handler
-        for handler in _subscribers.get((type(event), "after_commit"), [])
-        if not (_importing.get() and handler in _live_only)
-    ]
-    if handlers:
-        transaction.on_commit(lambda: _deliver_after_commit(event, handlers))
+    publish_all([event])
 
 
-def _deliver_after_commit(event: DomainEvent, handlers: list[Handler]) -> None:
-    for handler in handlers:
+def publish_all(events: list[DomainEvent]) -> None:
+    """Publish events that happened together: in-transaction subscribers run now, the others after commit."""
+    for event in events:
+        # Serializing here makes a payload that is not plain JSON fail where it is made, not in a listener.
+        json.dumps(event.payload())
+    _dispatch(_calls(events, "in_transaction"))
+    calls = _calls(events, "after_commit")
+    if calls:
+        transaction.on_commit(lambda: _dispatch(calls, robust=True))
+
+
+def _calls(events: list[DomainEvent], phase: Phase) -> list[tuple[Callable, DomainEvent | list[DomainEvent]]]:
+    """Who gets what, in publishing order: single handlers event by event, each batch handler its list once."""
+    importing = _importing.get()
+    calls: list[tuple[Callable, DomainEvent | list[DomainEvent]]] = []
+    batches: dict[Callable, list[DomainEvent]] = {}
+    for event in events:
+        for subscription in _subscribers.get((type(event), phase), ()):
+            if importing and subscription.live_only:
+                continue
+            if not subscription.batch:
+                calls.append((subscription.handler, event))
+            elif subscription.handler in batches:
+                batches[subscription.handler].append(event)
+            else:
+                batches[subscription.handler] = [event]
+                calls.append((subscription.handler, batches[subscription.handler]))
+    return calls
+
+
+def _dispatch(calls: list[tuple[Callable, DomainEvent | list[DomainEvent]]], *, robust: bool = False) -> None:
+    for handler, argument in calls:
+        if not robust:
+            handler(argument)
+            continue
         try:
-            handler(event)
+            handler(argument)
         except Exception:
             # One failing listener (say, the channel layer is down) must not stop the others.
-            logger.exception("event listener %r failed on %s", handler, event.name)
+            logger.exception("event listener %r failed", handler)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

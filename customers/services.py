@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from customers.events import CustomerChanged, CustomersMerged, publish
+from customers.events import CustomerChanged, CustomersMerged, publish, publish_all
 from customers.identities import normalize_identity
 from customers.models import Customer, CustomerMerge, CustomerNote, Identity, Segment
 
@@ -46,6 +46,17 @@ def _changed(customer: Customer, actor: AbstractBaseUser | None, action: str, ch
     publish(CustomerChanged(customer_id=customer.pk, actor_id=_actor_id(actor), action=action, changes=changes))
 
 
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Someone who wrote in: a channel address, and what they call themselves."""
+
+    kind: str
+    value: str
+    name: str = ""
+    language: str = ""
+    verified: bool = False
+
+
 def identify_customer(
     *, kind: str, value: str, name: str = "", language: str = "", verified: bool = False
 ) -> IdentifiedCustomer:
@@ -53,21 +64,77 @@ def identify_customer(
 
     Safe under concurrency: two first messages from one new address at once yield one customer.
     """
-    normalized = normalize_identity(kind, value)
-    existing = Identity.objects.select_related("customer").filter(kind=kind, value=normalized).first()
-    if existing is not None:
-        return IdentifiedCustomer(customer=existing.customer, identity=existing, created=False)
-    try:
-        with transaction.atomic():
-            customer = Customer.objects.create(name=name.strip()[:200], preferred_language=language)
-            identity = Identity.objects.create(
-                customer=customer, kind=kind, value=normalized, display_value=value.strip()[:320], verified=verified
-            )
-            _changed(customer, None, "created", {"identity": str(identity)})
-    except IntegrityError:
-        existing = Identity.objects.select_related("customer").get(kind=kind, value=normalized)
-        return IdentifiedCustomer(customer=existing.customer, identity=existing, created=False)
-    return IdentifiedCustomer(customer=customer, identity=identity, created=True)
+    return identify_customers([Caller(kind, value, name, language, verified)])[0]
+
+
+@transaction.atomic
+def identify_customers(callers: list[Caller]) -> list[IdentifiedCustomer]:
+    """`identify_customer` for many callers at once (a batch of inbound messages), in a few statements.
+
+    Addresses are normalized first (ValidationError for one that is not an address of its kind). New
+    addresses get a customer each, inserted in one go; an address another transaction registered meanwhile
+    (the unique index makes us wait for it) resolves to that transaction's customer."""
+    keys = [(caller.kind, normalize_identity(caller.kind, caller.value)) for caller in callers]
+    known = _identities(set(keys))
+    new_keys = sorted(set(keys) - known.keys())  # one order for every transaction: no deadlocks on the index
+    created: set[tuple[str, str]] = set()
+    if new_keys:
+        first_caller = {}
+        for key, caller in zip(keys, callers, strict=True):
+            first_caller.setdefault(key, caller)
+        customers = Customer.objects.bulk_create(
+            [
+                Customer(name=first_caller[key].name.strip()[:200], preferred_language=first_caller[key].language)
+                for key in new_keys
+            ]
+        )
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    customer=customer,
+                    kind=kind,
+                    value=value,
+                    display_value=first_caller[(kind, value)].value.strip()[:320],
+                    verified=first_caller[(kind, value)].verified,
+                )
+                for customer, (kind, value) in zip(customers, new_keys, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        registered = _identities(set(new_keys))
+        ours = {customer.pk for customer in customers}
+        created = {key for key, identity in registered.items() if identity.customer_id in ours}
+        lost = ours - {registered[key].customer_id for key in created}
+        if lost:
+            Customer.objects.filter(pk__in=lost).delete()  # their addresses went to a concurrent transaction
+        known.update(registered)
+        publish_all(
+            [
+                CustomerChanged(
+                    customer_id=known[key].customer_id,
+                    actor_id=None,
+                    action="created",
+                    changes={"identity": str(known[key])},
+                )
+                for key in sorted(created)
+            ]
+        )
+    return [
+        IdentifiedCustomer(customer=known[key].customer, identity=known[key], created=key in created) for key in keys
+    ]
+
+
+def _identities(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
+    if not by_kind:
+        return {}
+    query = models.Q()
+    for kind, values in by_kind.items():
+        query |= models.Q(kind=kind, value__in=values)
+    found = Identity.objects.select_related("customer", "customer__merged_into").filter(query)
+    return {(identity.kind, identity.value): identity for identity in found}
 
 
 @transaction.atomic

@@ -7,8 +7,20 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self) -> None:
         from customers.events import CustomerChanged, subscribe
-        from helpdesk import realtime
-        from helpdesk.services.audit import record_customer_change
+        from customers.models import Tag
+        from helpdesk import configuration, realtime
+        from helpdesk.models import (
+            BusinessHours,
+            BusinessPeriod,
+            Holiday,
+            Inbox,
+            RoutingRule,
+            SlaPolicy,
+            SlaTarget,
+            Team,
+        )
+        from helpdesk.services.audit import record_customer_changes
 
-        subscribe(CustomerChanged, record_customer_change, phase="in_transaction")
+        subscribe(CustomerChanged, record_customer_changes, phase="in_transaction", batch=True)
         realtime.connect()
+        configuration.watch(BusinessHours, BusinessPeriod, Holiday, Inbox, RoutingRule, SlaPolicy, SlaTarget, Team, Tag)

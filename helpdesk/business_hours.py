@@ -58,6 +58,8 @@ class Schedule:
     _by_weekday: tuple[tuple[tuple[timedelta, timedelta], ...], ...] = dataclasses.field(
         init=False, repr=False, compare=False
     )
+    # Open intervals per local day, computed once: SLA clocks of a batch of tickets walk the same days.
+    _days: dict[date, list[Interval]] = dataclasses.field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         by_weekday = []
@@ -84,6 +86,11 @@ class Schedule:
 
     def day_intervals(self, day: date) -> list[Interval]:
         """The open intervals of one local day, in UTC, sorted and disjoint."""
+        if day not in self._days:
+            self._days[day] = self._compute_day(day)
+        return self._days[day]
+
+    def _compute_day(self, day: date) -> list[Interval]:
         if day in self.holidays:
             return []
         midnight = datetime.combine(day, MIDNIGHT)

@@ -39,6 +39,33 @@ def _assigned(data: dict) -> str:
     return _("Unassigned (%(team)s)") % {"team": team} if team else _("Unassigned")
 
 
+def _routed(data: dict) -> str:
+    rules = ", ".join(f"“{name}”" for name in data.get("rule_names") or [])
+    team = data.get("team_name")
+    text = ""
+    if rules:
+        text = (
+            _("Routed by %(rules)s to %(team)s") % {"rules": rules, "team": team}
+            if team
+            else _("Routed by %(rules)s") % {"rules": rules}
+        )
+    who = data.get("assignee_name")
+    if who:
+        how = ASSIGNED_BY.get(data.get("assigned_by") or "", lambda: "")()
+        assigned = (_("assigned to %(who)s (%(how)s)") if text else _("Assigned to %(who)s (%(how)s)")) % {
+            "who": who,
+            "how": how,
+        }
+        text = f"{text}, {assigned}" if text else assigned
+    return text
+
+
+ASSIGNED_BY: dict[str, Callable[[], str]] = {
+    "rule": lambda: _("by a rule"),
+    "round_robin": lambda: _("round robin"),
+    "least_load": lambda: _("least load"),
+}
+
 REASONS: dict[str, Callable[[], str]] = {
     "customer replied": lambda: _("customer replied"),
     "solved for a while": lambda: _("solved for a while"),
@@ -47,6 +74,7 @@ REASONS: dict[str, Callable[[], str]] = {
 DESCRIBERS: dict[str, Callable[[dict], str]] = {
     "status_changed": _status_changed,
     "assigned": _assigned,
+    "routed": _routed,
     "follow_up": lambda data: _("Follow-up of closed ticket #%(number)s") % {"number": data.get("follow_up_of")},
     "unverified_reference": lambda data: (
         _("This message refers to ticket #%(number)s, but its sender is not that ticket's customer; it was kept apart.")

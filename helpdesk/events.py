@@ -14,6 +14,7 @@ from customers.events import (
     DomainEvent,
     importing_history,
     publish,
+    publish_all,
     subscribe,
     unsubscribe,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "TicketStatusChanged",
     "importing_history",
     "publish",
+    "publish_all",
     "subscribe",
     "unsubscribe",
 ]

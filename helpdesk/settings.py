@@ -107,7 +107,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "helpdesk.channel_layer.BatchingRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 times idle sockets out after 5 s, which kills idle consumers.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
@@ -131,6 +131,7 @@ CELERY_BEAT_SCHEDULE = {
     "flag-sla-breaches": {"task": "helpdesk.tasks.flag_sla_breaches", "schedule": 60},
     "poll-mailboxes": {"task": "channels_app.tasks.poll_mailboxes", "schedule": 60},
     "retry-due-deliveries": {"task": "channels_app.tasks.retry_due_deliveries", "schedule": 60},
+    "sweep-inbound-items": {"task": "channels_app.tasks.sweep_inbound", "schedule": 60},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
@@ -169,6 +170,11 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 HELPDESK_MAX_ATTACHMENT_BYTES = int(os.environ.get("HELPDESK_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024))
+# LINE's API hosts (a proxy, or a fake in benchmarks, may stand in for them).
+LINE_API_BASE = os.environ.get("LINE_API_BASE", "https://api.line.me")
+LINE_DATA_BASE = os.environ.get("LINE_DATA_BASE", "https://api-data.line.me")
+# Inbound items (raw mail, LINE events) are kept this long after they became messages.
+HELPDESK_INBOUND_RETENTION_DAYS = int(os.environ.get("HELPDESK_INBOUND_RETENTION_DAYS", "14"))
 
 # --- Email --------------------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

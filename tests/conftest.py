@@ -5,6 +5,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.utils import translation
 
+from helpdesk import configuration
 from helpdesk.celery import app
 from tests.factories import AgentFactory, CustomerFactory, IdentityFactory, InboxFactory, TeamFactory, UserFactory
 
@@ -29,6 +30,7 @@ def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # rate-limit counters must not leak between tests (or runs, on Redis)
+    configuration.forget()  # nor configuration cached from another test's database
     translation.activate("en")  # a Japanese request in an earlier test must not change this one's language
 
 

@@ -1,8 +1,9 @@
 """IMAP polling of configured mailboxes (a Celery beat schedule runs `poll_all`).
 
-Each unseen message is fetched, stored through `ingest_raw`, then flagged \\Seen. A message that
-fails is quarantined by `ingest_raw` and flagged too, so one bad message never stops the poller;
-a connection failure is recorded on the mailbox and retried at the next poll.
+Each unseen message is fetched, accepted into the intake (stored raw, so nothing is lost if anything
+after fails), then flagged \\Seen; the fetched mail is then stored as messages in batches. A message that
+fails is quarantined by the intake, so one bad message never stops the poller; a connection failure is
+recorded on the mailbox and retried at the next poll.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import ssl
 
 from django.utils import timezone
 
-from channels_app.email.inbound import ingest_raw
-from channels_app.models import ImapSecurity, Mailbox
+from channels_app import intake
+from channels_app.email.inbound import incoming_email
+from channels_app.models import ImapSecurity, IntakeSource, Mailbox
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +25,16 @@ TIMEOUT = 30
 
 
 def poll_all() -> int:
-    stored = 0
+    fetched = 0
     for mailbox in Mailbox.objects.filter(is_active=True).exclude(imap_host="").select_related("inbox"):
-        stored += poll_mailbox(mailbox)
-    return stored
+        fetched += poll_mailbox(mailbox)
+    if fetched:
+        intake.process_pending()
+    return fetched
 
 
 def poll_mailbox(mailbox: Mailbox) -> int:
-    """Fetch and store the mailbox's unseen messages; returns how many were handled."""
+    """Fetch the mailbox's unseen messages into the intake; returns how many were fetched."""
     handled = 0
     try:
         with _connect(mailbox) as imap:
@@ -46,8 +50,8 @@ def poll_mailbox(mailbox: Mailbox) -> int:
                 if status != "OK" or raw is None:
                     logger.warning("mailbox %s: could not fetch uid %s", mailbox, uid)
                     continue
-                outcome = ingest_raw(raw, mailbox=mailbox)
-                logger.info("mailbox %s uid %s: %s", mailbox, uid.decode(), outcome.outcome)
+                intake.accept([incoming_email(raw, source=IntakeSource.IMAP, inbox=mailbox.inbox)], schedule=False)
+                logger.info("mailbox %s uid %s: accepted", mailbox, uid.decode())
                 imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
                 handled += 1
     except (imaplib.IMAP4.error, OSError) as error:

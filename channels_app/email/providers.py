@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 
-from channels_app.email.inbound import ingest_raw
+from channels_app import intake
+from channels_app.email.inbound import incoming_email
+from channels_app.models import IntakeSource
 
 logger = logging.getLogger(__name__)
 
 
 def on_inbound(sender, event, esp_name, **kwargs) -> None:
     raw = event.message.as_bytes() if event.message is not None else b""
-    outcome = ingest_raw(raw)
-    logger.info("%s inbound webhook: %s %s", esp_name, outcome.outcome, outcome.detail)
+    intake.accept([incoming_email(raw, source=IntakeSource.PROVIDER)])
+    logger.info("%s inbound webhook: mail accepted (%s bytes)", esp_name, len(raw))

@@ -23,8 +23,8 @@ RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c1e-4b7a-4c55-9d38-2f0f8a6b1c11")
 def client_for(account: LineAccount) -> LineClient:
     return LineClient(
         account.channel_access_token,
-        api_base=getattr(settings, "LINE_API_BASE", "https://api.line.me"),
-        data_base=getattr(settings, "LINE_DATA_BASE", "https://api-data.line.me"),
+        api_base=settings.LINE_API_BASE,
+        data_base=settings.LINE_DATA_BASE,
     )
 
 

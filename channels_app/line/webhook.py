@@ -122,6 +122,11 @@ def parse_webhook(body: bytes) -> LineWebhook:
     )
 
 
+def parse_event(data: Any) -> LineEvent:
+    """One event of a webhook body, as stored by the intake."""
+    return _parse_event(data, "event")
+
+
 def to_inbound(event: LineEvent, *, content: bytes | None = None, content_type: str = "") -> InboundMessage | None:
     """A message event as the pipeline takes it; None for every other event (follow, unfollow... are the
     pipeline's own business). `content` is the downloaded media of an image, video, audio or file."""

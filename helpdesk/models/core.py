@@ -189,7 +189,8 @@ class Message(models.Model):
     `helpdesk.services.messages.post_message`."""
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
-    # Denormalized from the ticket so (inbox, external id) can be unique in the database.
+    # The inbox the message came through (the ticket's, unless a customer continued the ticket from another
+    # channel): each inbox's channel has its own ids, so (inbox, external id) is unique.
     inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveIntegerField(help_text=_("Position in the ticket's history, from 1."))
     kind = models.CharField(max_length=8, choices=MessageKind.choices, default=MessageKind.MESSAGE)

@@ -1,7 +1,9 @@
 """Routing of new tickets: rules set the team, priority, tags or agent; then automatic assignment gives a
 ticket waiting in a team queue to an available agent of that team. Semantics in docs/routing-and-sla.md.
 
-Every change goes through the ticket services, so the timeline and the audit trail show it.
+Routing decides before a ticket is opened (`route_drafts`), so a ticket is created once with its team,
+priority, tags and agent, its SLA planned once, and one "routed" event on its timeline; a batch of new
+tickets is routed with a few queries. `auto_assign` gives an existing ticket (a chat leaving the bot) an agent.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ import dataclasses
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from customers.models import Customer
+from helpdesk.configuration import cached
 from helpdesk.models import (
     AgentProfile,
     AssignmentStrategy,
@@ -28,9 +31,7 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from helpdesk.services.audit import record_audit
-from helpdesk.services.messages import record_event
-from helpdesk.services.tickets import UNCHANGED, assign_ticket, update_ticket
+from helpdesk.services.tickets import OpenedTicket, TicketDraft, assign_ticket, open_tickets
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,10 @@ def rule_matches(rule: RoutingRule, facts: TicketFacts) -> bool:
     return not keywords or any(keyword in facts.text for keyword in keywords)
 
 
-def matching_rules(*, facts: TicketFacts) -> list[RoutingRule]:
-    """The active rules that match, in position order, up to the first one that stops processing."""
+def matching_rules(*, facts: TicketFacts, rules: Sequence[RoutingRule]) -> list[RoutingRule]:
+    """The rules that match, in position order, up to the first one that stops processing."""
     matched = []
-    for rule in RoutingRule.objects.filter(is_active=True).prefetch_related("add_tags").order_by("position", "id"):
+    for rule in rules:
         if rule_matches(rule, facts):
             matched.append(rule)
             if rule.stop_processing:
@@ -100,82 +101,188 @@ def matching_rules(*, facts: TicketFacts) -> list[RoutingRule]:
     return matched
 
 
-@transaction.atomic
-def route_ticket(*, ticket: Ticket, first_message_text: str = "") -> RoutingOutcome:
-    """Apply the matching routing rules to a new ticket, then, if it sits in a team queue with nobody
-    assigned, give it to an agent of the team by the rule's strategy (or the team's)."""
-    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)  # the ticket first, then the team's cursor
-    customer = Customer.objects.prefetch_related("tags").get(pk=locked.customer_id)
-    facts = TicketFacts(
-        inbox_id=locked.inbox_id,
-        channel=locked.channel,
-        language=customer.preferred_language,
-        organization_id=customer.organization_id,
-        customer_tag_ids=frozenset(tag.pk for tag in customer.tags.all()),
-        text=normalize(f"{locked.subject}\n{first_message_text}"),
+def active_rules() -> list[RoutingRule]:
+    return cached(
+        "routing-rules",
+        lambda: list(
+            RoutingRule.objects.filter(is_active=True).prefetch_related("add_tags").order_by("position", "id")
+        ),
     )
-    rules = matching_rules(facts=facts)
-    team_id, priority, assignee_id, strategy = locked.team_id, locked.priority, None, ""
-    new_tags: list[str] = []
-    for rule in rules:  # a later rule (after one that did not stop) overrides; tags add up
+
+
+@transaction.atomic
+def open_routed_tickets(drafts: Sequence[TicketDraft]) -> list[OpenedTicket]:
+    """Route new tickets and open them, in one transaction: the teams' assignment cursors stay locked until
+    the tickets (and so the agents' new loads) are stored."""
+    return open_tickets(route_drafts(drafts))
+
+
+def route_drafts(drafts: Sequence[TicketDraft]) -> list[TicketDraft]:
+    """The drafts of new tickets as routing wants them opened: the matching rules' team, priority, tags and
+    agent, else an available agent of the team by the rule's strategy (or the team's). Routing is noted in
+    each draft (`routing`) for the timeline and the audit trail; drafts nothing applies to come back as
+    they were. It locks and moves the teams' assignment cursors: call it in the transaction that opens the
+    tickets (`open_routed_tickets`)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("route_drafts runs in the transaction that opens the tickets")
+    rules = active_rules()
+    customer_tags = _customer_tags({draft.customer.pk for draft in drafts}) if rules else {}
+    decisions = [_apply_rules(draft, rules, customer_tags) for draft in drafts]
+    memberships = _memberships({d.assignee_id for d in decisions if d.assignee_id})
+    teams = cached("teams", Team.objects.in_bulk)
+    pickers: dict[int, _AgentPicker] = {}
+    now = timezone.now()
+    routed = []
+    for decision in decisions:
+        draft = decision.draft
+        assignee, assigned_by = _rule_assignee(decision, memberships)
+        if assignee is None and decision.team_id and draft.assignee is None and draft.status != TicketStatus.BOT:
+            if decision.team_id not in pickers:
+                pickers[decision.team_id] = _AgentPicker(teams[decision.team_id], now)
+            picker = pickers[decision.team_id]
+            strategy = decision.strategy or picker.team.assignment_strategy
+            assignee = picker.pick(strategy)
+            assigned_by = strategy if assignee else ""
+        routed.append(_routed_draft(decision, teams, assignee, assigned_by))
+    for picker in pickers.values():
+        picker.save()
+    return routed
+
+
+@dataclasses.dataclass
+class _Decision:
+    draft: TicketDraft
+    rules: list[RoutingRule]
+    team_id: int | None
+    priority: str
+    tags_added: tuple[str, ...]
+    assignee_id: int | None  # named by a rule
+    strategy: str
+
+
+def _apply_rules(draft: TicketDraft, rules: list[RoutingRule], customer_tags: dict[int, frozenset[int]]) -> _Decision:
+    first_text = draft.first_message.body_text if draft.first_message else ""
+    facts = TicketFacts(
+        inbox_id=draft.inbox.pk,
+        channel=draft.channel or draft.inbox.kind,
+        language=draft.customer.preferred_language,
+        organization_id=draft.customer.organization_id,
+        customer_tag_ids=customer_tags.get(draft.customer.pk, frozenset()),
+        text=normalize(f"{draft.subject}\n{first_text}"),
+    )
+    matched = matching_rules(facts=facts, rules=rules)
+    team_id, priority, assignee_id, strategy = draft.team_id, draft.priority, None, ""
+    tags: list[str] = []
+    for rule in matched:  # a later rule (after one that did not stop) overrides; tags add up
         team_id = rule.set_team_id or team_id
         priority = rule.set_priority or priority
         assignee_id = rule.assign_to_id or assignee_id
         strategy = rule.assign_by or strategy
-        new_tags += [tag.name for tag in rule.add_tags.all() if tag.name not in new_tags]
+        tags += [tag.name for tag in rule.add_tags.all() if tag.name not in tags]
+    if draft.assignee is not None and team_id != draft.team_id and not _member(draft.assignee.pk, team_id):
+        # An agent already given the ticket keeps it, in a team they belong to.
+        logger.warning("routing: a ticket of %s stays in its team: its agent is not in team %s", draft.inbox, team_id)
+        team_id = draft.team_id
+    tags_added = tuple(name for name in tags if name not in draft.tags)
+    return _Decision(draft, matched, team_id, priority, tags_added, assignee_id, strategy)
 
-    if rules:
-        names = ", ".join(f"“{rule.name}”" for rule in rules)
-        details = {"rules": [rule.pk for rule in rules]}
-        record_event(ticket=ticket, event="routed", text=f"Routed by {names}", data=details)
-        record_audit(obj=locked, actor_id=None, action="routed", changes=details)
-    old_tags = [tag.name for tag in locked.tags.all()]
-    tags_added = tuple(name for name in new_tags if name not in old_tags)
-    if priority != locked.priority or tags_added:
-        update_ticket(ticket=ticket, priority=priority, tags=[*old_tags, *tags_added] if tags_added else None)
-    assigned_by = _apply_team_and_agent(ticket, locked, team_id, assignee_id)
-    if not assigned_by:
-        assignee = auto_assign(ticket=ticket, strategy=strategy or None)
-        assigned_by = (strategy or _team_strategy(ticket.team_id)) if assignee else ""
-    return RoutingOutcome(
-        rule_ids=tuple(rule.pk for rule in rules),
-        team_id=ticket.team_id,
-        priority=ticket.priority,
-        tags_added=tags_added,
-        assignee_id=ticket.assignee_id,
-        assigned_by=assigned_by,
+
+def _customer_tags(customer_ids: set[int]) -> dict[int, frozenset[int]]:
+    rows = Customer.tags.through.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "tag_id")
+    tags: dict[int, set[int]] = {}
+    for customer_id, tag_id in rows:
+        tags.setdefault(customer_id, set()).add(tag_id)
+    return {customer_id: frozenset(ids) for customer_id, ids in tags.items()}
+
+
+Memberships = dict[int, tuple[AgentProfile, set[int | None]]]
+
+
+def _memberships(user_ids: set[int]) -> Memberships:
+    """Active agents among `user_ids`, with their teams (None stands for "no team needed")."""
+    if not user_ids:
+        return {}
+    profiles = (
+        AgentProfile.objects.filter(user_id__in=user_ids, user__is_active=True)
+        .select_related("user")
+        .prefetch_related("teams")
+    )
+    return {profile.user_id: (profile, {None, *(team.pk for team in profile.teams.all())}) for profile in profiles}
+
+
+def _member(user_id: int, team_id: int | None, memberships: Memberships | None = None) -> bool:
+    memberships = memberships if memberships is not None else _memberships({user_id})
+    return user_id in memberships and team_id in memberships[user_id][1]
+
+
+def _rule_assignee(decision: _Decision, memberships: Memberships) -> tuple[AgentProfile | None, str]:
+    """The agent a rule named, if they may take the ticket: an active agent of its team, and not while the
+    ticket is with the bot; otherwise the ticket goes to automatic assignment."""
+    draft = decision.draft
+    if decision.assignee_id is None or draft.assignee is not None:
+        return None, ""
+    if draft.status == TicketStatus.BOT or not _member(decision.assignee_id, decision.team_id, memberships):
+        logger.warning("routing: %s not given to user %s, not an agent of the team", draft, decision.assignee_id)
+        return None, ""
+    return memberships[decision.assignee_id][0], "rule"
+
+
+def _routed_draft(decision: _Decision, teams: dict[int, Team], profile: AgentProfile | None, by: str) -> TicketDraft:
+    draft = decision.draft
+    assignee = profile.user if profile is not None else draft.assignee
+    if not decision.rules and not by:
+        return draft
+    team = teams.get(decision.team_id) if decision.team_id else None
+    routing = {
+        "rules": [rule.pk for rule in decision.rules],
+        "rule_names": [rule.name for rule in decision.rules],
+        "team": decision.team_id,
+        "team_name": team.name if team else None,
+        "priority": decision.priority,
+        "tags_added": list(decision.tags_added),
+        "assignee": profile.user_id if profile is not None else None,
+        "assignee_name": str(profile) if profile is not None else None,
+        "assigned_by": by,
+    }
+    return dataclasses.replace(
+        draft,
+        team=team,
+        priority=decision.priority,
+        tags=(*draft.tags, *decision.tags_added),
+        assignee=assignee,
+        routing=routing,
     )
 
 
-def _apply_team_and_agent(ticket: Ticket, locked: Ticket, team_id: int | None, assignee_id: int | None) -> str:
-    """Move the ticket to the rules' team and agent; "rule" when the agent was assigned.
+class _AgentPicker:
+    """Automatic assignment within one team: the team's cursor row locked (it serializes assignment in the
+    team: the next transaction counts loads after this one commits), its available agents read once, each
+    pick counted against the agent's capacity and moving the round-robin turn."""
 
-    An agent already assigned stays, and keeps the ticket out of a team they are not part of. An agent named
-    by a rule must be active and in the team, else the ticket waits for automatic assignment instead; so
-    does a ticket that is still with the bot.
-    """
-    if locked.assignee_id is not None:
-        if team_id != locked.team_id and not _is_agent(locked.assignee_id, team_id):
-            logger.warning("routing: ticket #%s stays in its team: its agent is not in team %s", locked.pk, team_id)
-            team_id = locked.team_id
-        assignee_id = None
-    elif assignee_id is not None and (locked.status == TicketStatus.BOT or not _is_agent(assignee_id, team_id)):
-        logger.warning("routing: ticket #%s not given to user %s, not an agent of the team", locked.pk, assignee_id)
-        assignee_id = None
-    team = UNCHANGED if team_id == locked.team_id else Team.objects.get(pk=team_id)
-    assignee = UNCHANGED if assignee_id is None else get_user_model().objects.get(pk=assignee_id)
-    if team is not UNCHANGED or assignee is not UNCHANGED:
-        assign_ticket(ticket=ticket, team=team, assignee=assignee)
-    return "" if assignee is UNCHANGED else "rule"
+    def __init__(self, team: Team, now: datetime) -> None:
+        self.team, self.now = team, now
+        TeamAssignmentCursor.objects.get_or_create(team=team)
+        self.cursor = TeamAssignmentCursor.objects.select_for_update().get(team=team)
+        self.agents = {profile.user_id: [profile, load] for profile, load in available_agents(team=team, now=now)}
+        self.moved = False
 
+    def pick(self, strategy: str) -> AgentProfile | None:
+        if strategy not in (AssignmentStrategy.ROUND_ROBIN, AssignmentStrategy.LEAST_LOAD):
+            return None
+        candidates = [(profile, load) for profile, load in self.agents.values() if load < profile.capacity]
+        if strategy == AssignmentStrategy.LEAST_LOAD and candidates:
+            lightest = min(load for _, load in candidates)
+            candidates = [(profile, load) for profile, load in candidates if load == lightest]
+        chosen = _next_after(candidates, self.cursor.last_assignee_id)
+        if chosen is None:
+            return None
+        self.agents[chosen.user_id][1] += 1
+        self.cursor.last_assignee_id, self.cursor.last_assigned_at, self.moved = chosen.user_id, self.now, True
+        return chosen
 
-def _is_agent(user_id: int, team_id: int | None) -> bool:
-    agents = AgentProfile.objects.filter(user_id=user_id, user__is_active=True)
-    return (agents.filter(teams=team_id) if team_id is not None else agents).exists()
-
-
-def _team_strategy(team_id: int | None) -> str:
-    return Team.objects.filter(pk=team_id).values_list("assignment_strategy", flat=True).first() or ""
+    def save(self) -> None:
+        if self.moved:
+            self.cursor.save(update_fields=["last_assignee", "last_assigned_at"])
 
 
 @transaction.atomic
@@ -184,30 +291,18 @@ def auto_assign(*, ticket: Ticket, strategy: str | None = None):
     team's own when None): round robin or least load, among agents who are online, were seen in the last
     few minutes and are under their capacity. Returns the agent, or None (the ticket stays in the queue).
 
-    Also for the chat hand-off: a ticket with the bot is not assigned by routing until it leaves the bot.
+    For tickets already open: a chat leaving the bot, a ticket whose agent left. New tickets are assigned
+    by `route_drafts` before they are opened.
     """
-    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)  # the ticket first, then the team's cursor
     if locked.team_id is None or locked.assignee_id is not None or locked.status == TicketStatus.BOT:
         return None
-    team = Team.objects.get(pk=locked.team_id)
-    strategy = strategy or team.assignment_strategy
-    if strategy not in (AssignmentStrategy.ROUND_ROBIN, AssignmentStrategy.LEAST_LOAD):
-        return None
-    now = timezone.now()
-    # The cursor row serializes assignment within a team: the next caller counts loads after we commit.
-    TeamAssignmentCursor.objects.get_or_create(team=team)
-    cursor = TeamAssignmentCursor.objects.select_for_update().get(team=team)
-    agents = available_agents(team=team, now=now)
-    if strategy == AssignmentStrategy.LEAST_LOAD and agents:
-        lightest = min(load for _, load in agents)
-        agents = [(profile, load) for profile, load in agents if load == lightest]
-    chosen = _next_after(agents, cursor.last_assignee_id)
+    picker = _AgentPicker(Team.objects.get(pk=locked.team_id), timezone.now())
+    chosen = picker.pick(strategy or picker.team.assignment_strategy)
     if chosen is None:
         return None
     assign_ticket(ticket=ticket, assignee=chosen.user)
-    cursor.last_assignee = chosen.user
-    cursor.last_assigned_at = now
-    cursor.save(update_fields=["last_assignee", "last_assigned_at"])
+    picker.save()
     return chosen.user
 
 

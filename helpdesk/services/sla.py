@@ -17,7 +17,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk.bulk import update_rows
 from helpdesk.business_hours import NeverOpen, Schedule, add_business_time, business_time_between, load_schedule
+from helpdesk.configuration import cached
 from helpdesk.events import TicketChanged, publish
 from helpdesk.models import (
     AuthorType,
@@ -54,59 +56,101 @@ class _Target:
     length: timedelta  # the target itself
 
 
-class _Schedules:
-    """Schedules by id, loaded once per service call (or per run of the breach task)."""
+def schedule(business_hours_id: int | None) -> Schedule | None:
+    """The schedule of a BusinessHours row (None: 24/7), from the configuration cache."""
+    if business_hours_id is None:
+        return None
+    return cached("schedules", _load_schedules).get(business_hours_id)
+
+
+def _load_schedules() -> dict[int, Schedule]:
+    rows = BusinessHours.objects.prefetch_related("periods", "holidays")
+    return {hours.pk: load_schedule(hours) for hours in rows}
+
+
+class _Plans:
+    """What planning a clock reads: the active targets and whose business hours count (cached configuration:
+    a batch of new tickets plans all its clocks without a query)."""
 
     def __init__(self) -> None:
-        self._loaded: dict[int, Schedule] = {}
+        self._targets = cached(
+            "sla-targets", lambda: list(SlaTarget.objects.filter(policy__is_active=True).select_related("policy"))
+        )
+        self._inbox_hours = cached(
+            "inbox-business-hours", lambda: dict(Inbox.objects.values_list("pk", "business_hours_id"))
+        )
+        self._team_hours = cached(
+            "team-business-hours", lambda: dict(Team.objects.values_list("pk", "business_hours_id"))
+        )
 
-    def get(self, business_hours_id: int | None) -> Schedule | None:
-        if business_hours_id is None:
-            return None
-        if business_hours_id not in self._loaded:
-            hours = BusinessHours.objects.prefetch_related("periods", "holidays").filter(pk=business_hours_id).first()
-            if hours is None:
-                return None
-            self._loaded[business_hours_id] = load_schedule(hours)
-        return self._loaded[business_hours_id]
+    def target(self, ticket: Ticket) -> SlaTarget | None:
+        """The targets for the ticket's priority from the most specific active policy that has them: inbox and
+        team, then inbox, then team, then unscoped; the oldest policy wins a tie."""
+        candidates = [
+            target
+            for target in self._targets
+            if target.priority == ticket.priority
+            and target.policy.inbox_id in (None, ticket.inbox_id)
+            and target.policy.team_id in (None, ticket.team_id)
+        ]
+
+        def specificity(target: SlaTarget) -> tuple:
+            return target.policy.inbox_id is not None, target.policy.team_id is not None, -target.policy_id
+
+        return max(candidates, key=specificity, default=None)
+
+    def business_hours_id(self, ticket: Ticket) -> int | None:
+        """The inbox's schedule, else the team's, else none (24/7)."""
+        inbox_hours = self._inbox_hours.get(ticket.inbox_id)
+        if inbox_hours is not None or ticket.team_id is None:
+            return inbox_hours
+        return self._team_hours.get(ticket.team_id)
 
 
 def applicable_target(*, ticket: Ticket) -> SlaTarget | None:
-    """The targets for the ticket's priority from the most specific active policy that has them: inbox and
-    team, then inbox, then team, then unscoped; the oldest policy wins a tie."""
-    candidates = (
-        SlaTarget.objects.filter(priority=ticket.priority, policy__is_active=True)
-        .filter(Q(policy__inbox__isnull=True) | Q(policy__inbox=ticket.inbox_id))
-        .filter(Q(policy__team__isnull=True) | Q(policy__team=ticket.team_id))
-        .select_related("policy")
-    )
-    return max(
-        candidates,
-        key=lambda target: (target.policy.inbox_id is not None, target.policy.team_id is not None, -target.policy_id),
-        default=None,
-    )
+    return _Plans().target(ticket)
 
 
-def start_sla(*, ticket: Ticket) -> TicketSla:
-    """Start the clock of a new ticket (`open_ticket` calls this); it runs from the ticket's creation."""
-    sla = TicketSla(ticket=ticket, clock=CLOCK_OF_STATUS[ticket.status], elapsed_until=ticket.created_at)
-    _plan(sla, ticket)
-    _refresh_due_times(sla, _Schedules().get(sla.business_hours_id))
-    sla.save()
-    return sla
+def start_slas(*, tickets: list[Ticket]) -> list[TicketSla]:
+    """Start the clocks of new tickets (`open_tickets` does this); each runs from its ticket's creation."""
+    plans = _Plans()
+    clocks = []
+    for ticket in tickets:
+        sla = TicketSla(ticket=ticket, clock=CLOCK_OF_STATUS[ticket.status], elapsed_until=ticket.created_at)
+        _plan(sla, ticket, plans)
+        _refresh_due_times(sla, schedule(sla.business_hours_id))
+        clocks.append(sla)
+    return TicketSla.objects.bulk_create(clocks)
 
 
-def sla_on_message(*, ticket: Ticket, message: Message) -> None:
+def sla_on_messages(*, messages: list[Message]) -> None:
     """A public agent reply meets the first response and the awaited next response; a customer message
-    after an agent reply starts a next-response target. `post_message` calls this for every new message."""
-    if message.kind != MessageKind.MESSAGE or not message.is_public:
+    after an agent reply starts a next-response target. `post_messages` calls this with what it stored
+    (the tickets are locked by then); the clocks are read, changed and saved together."""
+    relevant = [
+        message
+        for message in messages
+        if message.kind == MessageKind.MESSAGE
+        and message.is_public
+        and message.author_type in (AuthorType.AGENT, AuthorType.CUSTOMER)
+    ]
+    if not relevant:
         return
-    if message.author_type not in (AuthorType.AGENT, AuthorType.CUSTOMER):
-        return
-    with _clock_of(ticket, message.created_at) as reading:
+    answered = {m.ticket_id for m in relevant if m.author_type == AuthorType.AGENT}
+    written = {m.ticket_id for m in relevant if m.author_type == AuthorType.CUSTOMER} - answered
+    # A customer's message changes a clock only when it starts a next-response target; the others are left
+    # for the breach task to read (most inbound messages: a new ticket's first, a second before any answer).
+    starting = Q(ticket_id__in=written, first_response_met_at__isnull=False, next_response_from__isnull=True)
+    clocks = TicketSla.objects.select_for_update().filter(Q(ticket_id__in=answered) | starting)
+    readings = {sla.ticket_id: _Reading(sla, None) for sla in clocks.order_by("ticket_id")}
+    for message in relevant:
+        reading = readings.get(message.ticket_id)
         if reading is None:
-            return
+            continue  # a ticket created before SLAs existed
+        reading.ticket = message.ticket
         sla = reading.sla
+        _advance(sla, schedule(sla.business_hours_id), message.created_at)
+        _flag(reading)
         if message.author_type == AuthorType.AGENT:
             if sla.first_response_met_at is None:
                 sla.first_response_met_at = message.created_at
@@ -116,6 +160,13 @@ def sla_on_message(*, ticket: Ticket, message: Message) -> None:
         elif sla.first_response_met_at is not None and sla.next_response_from is None:
             sla.next_response_from = sla.elapsed
             sla.next_response_breached = sla.next_response_near_breach = False
+    now = timezone.now()
+    for reading in readings.values():
+        _refresh_due_times(reading.sla, schedule(reading.sla.business_hours_id))
+        reading.sla.updated_at = now
+    update_rows([reading.sla for reading in readings.values()], _CLOCK_FIELDS)
+    for reading in readings.values():
+        _announce(reading)
 
 
 def sla_on_status_change(*, ticket: Ticket, old: str, new: str) -> None:
@@ -154,10 +205,9 @@ def flag_sla_breaches(*, now: datetime | None = None, batch_size: int = 500) -> 
         .order_by("next_check_at")
         .values_list("ticket_id", flat=True)[:batch_size]
     )
-    schedules = _Schedules()
     changed = 0
     for ticket_id in ticket_ids:
-        with _clock_of(Ticket(pk=ticket_id), now, schedules=schedules) as reading:
+        with _clock_of(Ticket(pk=ticket_id), now) as reading:
             if reading is not None and (reading.breached or reading.near_breach):
                 changed += 1
     return changed
@@ -166,19 +216,16 @@ def flag_sla_breaches(*, now: datetime | None = None, batch_size: int = 500) -> 
 @dataclasses.dataclass
 class _Reading:
     sla: TicketSla
-    ticket: Ticket  # locked, as it is now
+    ticket: Ticket | None  # locked, as it is now
     breached: list[str] = dataclasses.field(default_factory=list)  # flagged during this reading
     near_breach: list[str] = dataclasses.field(default_factory=list)
 
 
 @contextlib.contextmanager
-def _clock_of(
-    ticket: Ticket, now: datetime, *, replan: bool = False, schedules: _Schedules | None = None
-) -> Iterator[_Reading | None]:
+def _clock_of(ticket: Ticket, now: datetime, *, replan: bool = False) -> Iterator[_Reading | None]:
     """Lock the ticket and its clock, count up to `now` and flag what the count reached; after the caller's
     changes, plan again if asked, recompute the due times, save, and announce new flags. None for a ticket
     without a clock (one created before SLAs existed)."""
-    schedules = schedules or _Schedules()
     with transaction.atomic():
         # The ticket row first: the order every ticket service locks in.
         locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
@@ -187,35 +234,38 @@ def _clock_of(
             yield None
             return
         reading = _Reading(sla, locked)
-        _advance(sla, schedules.get(sla.business_hours_id), now)
+        _advance(sla, schedule(sla.business_hours_id), now)
         _flag(reading)
         yield reading
         if replan:
-            _plan(sla, locked)
+            _plan(sla, locked, _Plans())
             _flag(reading)
-        _refresh_due_times(sla, schedules.get(sla.business_hours_id))
+        _refresh_due_times(sla, schedule(sla.business_hours_id))
         sla.save()
-        for metric in reading.breached:
-            _announce_breach(ticket, sla, metric)
-        if reading.near_breach:
-            changes = {"near_breach": reading.near_breach}
-            publish(TicketChanged(ticket_id=sla.ticket_id, actor_id=None, action="sla_near_breach", changes=changes))
+        _announce(reading)
 
 
-def _plan(sla: TicketSla, ticket: Ticket) -> None:
-    target = applicable_target(ticket=ticket)
+def _announce(reading: _Reading) -> None:
+    """Breaches go on the timeline and the audit trail; near breaches only to the agents' screens."""
+    for metric in reading.breached:
+        _announce_breach(reading.ticket, reading.sla, metric)
+    if reading.near_breach:
+        changes = {"near_breach": reading.near_breach}
+        ticket_id = reading.sla.ticket_id
+        publish(TicketChanged(ticket_id=ticket_id, actor_id=None, action="sla_near_breach", changes=changes))
+
+
+# What a reading may change (bulk_update writes them all).
+_CLOCK_FIELDS = [field.name for field in TicketSla._meta.concrete_fields if not field.primary_key]
+
+
+def _plan(sla: TicketSla, ticket: Ticket, plans: _Plans) -> None:
+    target = plans.target(ticket)
     sla.policy = target.policy if target else None
     for metric in SlaMetric.values:
         setattr(sla, f"{metric}_minutes", getattr(target, f"{metric}_minutes") if target else None)
     sla.near_breach_percent = target.policy.near_breach_percent if target else sla.near_breach_percent
-    sla.business_hours_id = _business_hours_id(ticket)
-
-
-def _business_hours_id(ticket: Ticket) -> int | None:
-    inbox_hours = Inbox.objects.filter(pk=ticket.inbox_id).values_list("business_hours_id", flat=True).first()
-    if inbox_hours is not None or ticket.team_id is None:
-        return inbox_hours
-    return Team.objects.filter(pk=ticket.team_id).values_list("business_hours_id", flat=True).first()
+    sla.business_hours_id = plans.business_hours_id(ticket)
 
 
 def _advance(sla: TicketSla, schedule: Schedule | None, now: datetime) -> None:

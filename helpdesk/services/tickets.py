@@ -5,8 +5,10 @@ Each one keeps the ticket's SLA clock in step (helpdesk/services/sla.py), in the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +17,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Tag
 from helpdesk.event_text import describe_in_english
-from helpdesk.events import TicketAssigned, TicketChanged, TicketStatusChanged, publish
+from helpdesk.events import TicketAssigned, TicketChanged, TicketStatusChanged, publish, publish_all
 from helpdesk.models import (
     AgentProfile,
     AuthorType,
@@ -27,12 +29,55 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from helpdesk.services.audit import record_audit
-from helpdesk.services.messages import NewAttachment, post_message, record_event
-from helpdesk.services.sla import replan_sla, sla_on_status_change, start_sla
+from helpdesk.services.audit import Change, record_audit, record_audits
+from helpdesk.services.messages import (
+    MessageDraft,
+    NewAttachment,
+    PostedMessage,
+    event_draft,
+    post_message,
+    post_messages,
+    record_event,
+)
+from helpdesk.services.sla import replan_sla, sla_on_status_change, start_slas
 from helpdesk.workflow import REOPENED_BY_CUSTOMER_REPLY, TransitionNotAllowed, check_transition
 
-UNCHANGED = object()
+UNCHANGED: Any = object()
+STARTING_STATUSES = (TicketStatus.NEW, TicketStatus.BOT, TicketStatus.OPEN)
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketDraft:
+    """A ticket to open, with what comes with it: its first message and the system events that explain it.
+
+    `team` UNCHANGED means the inbox's team. `routing` is what routing decided (helpdesk.services.routing
+    fills it in, with the team, priority, tags and assignee): it becomes a "routed" event on the timeline."""
+
+    inbox: Inbox
+    customer: Customer
+    subject: str
+    priority: str = Priority.NORMAL
+    channel: str = ""
+    status: str = TicketStatus.NEW
+    team: Any = UNCHANGED
+    assignee: Any = None
+    tags: tuple[str, ...] = ()
+    first_message: MessageDraft | None = None
+    events: tuple[MessageDraft, ...] = ()
+    routing: dict | None = None
+
+    @property
+    def team_id(self) -> int | None:
+        if self.team is UNCHANGED:
+            return self.inbox.team_id
+        return self.team.pk if self.team is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedTicket:
+    ticket: Ticket
+    first_message: PostedMessage | None  # created=False: that external id was stored before, elsewhere
+    routing: dict | None = None  # what routing decided (see TicketDraft)
 
 
 def _actor_id(actor) -> int | None:
@@ -52,7 +97,10 @@ def _changed(ticket: Ticket, actor, action: str, changes: dict) -> None:
     publish(TicketChanged(ticket_id=ticket.pk, actor_id=_actor_id(actor), action=action, changes=changes))
 
 
-@transaction.atomic
+def clean_subject(subject: str) -> str:
+    return " ".join(subject.replace("\x00", "").split())[:255]
+
+
 def open_ticket(
     *,
     inbox: Inbox,
@@ -63,24 +111,105 @@ def open_ticket(
     status: str = TicketStatus.NEW,
     actor=None,
 ) -> Ticket:
-    if customer.is_merged:
-        raise ValidationError({"customer": "This customer was merged into another one; use that customer."})
-    if status not in (TicketStatus.NEW, TicketStatus.BOT, TicketStatus.OPEN):
-        raise ValidationError({"status": "A ticket starts as new, open or with the bot."})
-    ticket = Ticket(
-        inbox=inbox,
-        customer=customer,
-        subject=" ".join(subject.replace("\x00", "").split())[:255] or "(no subject)",
-        priority=priority,
-        status=status,
-        channel=channel or inbox.kind,
-        team=inbox.team,
+    draft = TicketDraft(
+        inbox=inbox, customer=customer, subject=subject, priority=priority, channel=channel, status=status
     )
-    ticket.full_clean()
-    ticket.save()
-    _changed(ticket, actor, "created", {"inbox": inbox.pk, "customer": customer.pk, "status": status})
-    start_sla(ticket=ticket)
-    return ticket
+    return open_tickets([draft], actor=actor)[0].ticket
+
+
+@transaction.atomic
+def open_tickets(drafts: Sequence[TicketDraft], *, actor=None) -> list[OpenedTicket]:
+    """Open tickets with their first messages, tags, SLA clocks, audit entries and events, a few statements
+    for the whole batch. Every draft is checked first; one bad draft raises ValidationError, nothing written."""
+    for draft in drafts:
+        if draft.customer.is_merged:
+            raise ValidationError({"customer": "This customer was merged into another one; use that customer."})
+        if draft.status not in STARTING_STATUSES:
+            raise ValidationError({"status": "A ticket starts as new, open or with the bot."})
+        if draft.priority not in Priority.values:
+            raise ValidationError({"priority": f"Unknown priority {draft.priority!r}."})
+    tickets = Ticket.objects.bulk_create([_new_ticket(draft) for draft in drafts])
+    tagged = {ticket: draft.tags for ticket, draft in zip(tickets, drafts, strict=True) if draft.tags}
+    if tagged:
+        _add_tags(tagged)
+    changes, events = [], []
+    for ticket, draft in zip(tickets, drafts, strict=True):
+        created = {"inbox": ticket.inbox_id, "customer": ticket.customer_id, "status": ticket.status}
+        changes.append(Change(ticket, _actor_id(actor), "created", created))
+        events.append(TicketChanged(ticket_id=ticket.pk, actor_id=_actor_id(actor), action="created", changes=created))
+        if draft.routing:
+            changes.append(Change(ticket, _actor_id(actor), "routed", draft.routing))
+        if ticket.assignee_id is not None:
+            events.append(_assigned_at_creation(ticket, actor))
+    record_audits(changes)
+    publish_all(events)
+    start_slas(tickets=tickets)
+    openings = [_opening(ticket, draft) for ticket, draft in zip(tickets, drafts, strict=True)]
+    posted = iter(post_messages([message for opening in openings for message in opening]))
+    opened = []
+    for ticket, draft, opening in zip(tickets, drafts, openings, strict=True):
+        messages = [next(posted) for _ in opening]
+        opened.append(OpenedTicket(ticket, messages[0] if draft.first_message else None, draft.routing))
+    return opened
+
+
+def _assigned_at_creation(ticket: Ticket, actor) -> TicketAssigned:
+    return TicketAssigned(
+        ticket_id=ticket.pk,
+        inbox_id=ticket.inbox_id,
+        assignee_id=ticket.assignee_id,
+        previous_assignee_id=None,
+        team_id=ticket.team_id,
+        previous_team_id=None,
+        actor_id=_actor_id(actor),
+    )
+
+
+def _new_ticket(draft: TicketDraft) -> Ticket:
+    subject = clean_subject(draft.subject) or "(no subject)"
+    status = TicketStatus.OPEN if draft.assignee is not None and draft.status == TicketStatus.NEW else draft.status
+    return Ticket(
+        inbox=draft.inbox,
+        customer=draft.customer,
+        subject=subject,
+        priority=draft.priority,
+        status=status,
+        channel=draft.channel or draft.inbox.kind,
+        team_id=draft.team_id,
+        assignee=draft.assignee,
+    )
+
+
+def _opening(ticket: Ticket, draft: TicketDraft) -> list[MessageDraft]:
+    """The first message, then the events that explain the ticket, then how it was routed."""
+    messages = [draft.first_message] if draft.first_message else []
+    messages += draft.events
+    if draft.routing:
+        text = describe_in_english("routed", draft.routing)
+        messages.append(event_draft(ticket=None, event="routed", text=text, data=draft.routing))
+    return [dataclasses.replace(message, ticket=ticket) for message in messages]
+
+
+def tags_named(names: Iterable[str]) -> dict[str, Tag]:
+    """Tags by name, created when missing (lower-cased, at most 64 characters)."""
+    wanted = {name.strip().lower()[:64] for name in names if name.strip()}
+    found = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
+    if wanted - found.keys():
+        Tag.objects.bulk_create([Tag(name=name) for name in wanted - found.keys()], ignore_conflicts=True)
+        found = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
+    return found
+
+
+def _add_tags(tags_of: dict[Ticket, tuple[str, ...]]) -> None:
+    tags = tags_named(name for names in tags_of.values() for name in names)
+    through = Ticket.tags.through
+    rows = {
+        (ticket.pk, tags[name.strip().lower()[:64]].pk)
+        for ticket, names in tags_of.items()
+        for name in names
+        if name.strip()
+    }
+    through.objects.bulk_create([through(ticket_id=ticket_id, tag_id=tag_id) for ticket_id, tag_id in rows])
 
 
 @transaction.atomic
@@ -262,7 +391,7 @@ def update_ticket(
     locked = _locked(ticket)
     changes: dict = {}
     if subject is not None:
-        subject = " ".join(subject.replace("\x00", "").split())[:255]
+        subject = clean_subject(subject)
         if not subject:
             raise ValidationError({"subject": "A subject cannot be empty."})
         if subject != locked.subject:
@@ -279,9 +408,9 @@ def update_ticket(
         replan_sla(ticket=locked)
     if tags is not None:
         old_tags = sorted(locked.tags.values_list("name", flat=True))
-        new_tags = sorted({name.strip().lower() for name in tags if name.strip()})
+        new_tags = sorted({name.strip().lower()[:64] for name in tags if name.strip()})
         if new_tags != old_tags:
-            locked.tags.set([Tag.objects.get_or_create(name=name[:64])[0] for name in new_tags])
+            locked.tags.set(tags_named(new_tags).values())
             changes["tags"] = [old_tags, new_tags]
             Ticket.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
     if changes:

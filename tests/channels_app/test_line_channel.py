@@ -180,6 +180,23 @@ def test_a_group_chat_is_one_ticket_and_answers_go_to_the_group(account, line_ap
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_one_to_one_message_never_continues_the_group_chat_its_sender_started(account, line_api):
+    group_body = payload("group_text.json")
+    member = group_body["events"][0]["source"]["userId"]
+    post(account, group_body)
+    direct = payload("text_user.json")
+    direct["events"][0]["source"]["userId"] = member
+    post(account, direct)
+
+    group_ticket, own_ticket = Ticket.objects.order_by("pk")
+    assert group_ticket.customer == own_ticket.customer
+    assert [m.body_text for m in own_ticket.messages.filter(kind="message")] == [
+        "注文した商品がまだ届きません。注文番号は 1234 です。"
+    ]
+    assert group_ticket.messages.filter(kind="message").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_standby_events_are_stored_but_never_answered_by_reply_token(account, line_api, agent):
     post(account, payload("standby.json"))
     ticket = Ticket.objects.get()

@@ -104,6 +104,7 @@ def test_attachments_are_kept_and_too_many_or_too_big_are_refused(web_form, sett
     client = Client()
     base = {"name": "A", "email": "a@example.com", "subject": "Files", "message": "See attached"}
     settings.HELPDESK_MAX_ATTACHMENT_BYTES = 100
+
     def post(upload):
         submission = client.get("/support/new").context["form"]["submission"].value()
         return client.post("/support/new", {**base, "submission": submission, "attachments": [upload]})

@@ -1,5 +1,5 @@
-"""Routing rules for new tickets and automatic assignment: conditions, order, actions through the ticket
-services, round robin and least load among available agents, and both under concurrent routing."""
+"""Routing rules for new tickets and automatic assignment: conditions, order, actions applied as the ticket
+opens, round robin and least load among available agents, and both under concurrent routing."""
 
 from datetime import timedelta
 
@@ -8,9 +8,19 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from customers.models import Tag
-from helpdesk.models import AuditEntry, Presence, TeamAssignmentCursor, Ticket, TicketSla, TicketStatus
-from helpdesk.services.routing import TicketFacts, auto_assign, normalize, route_ticket, rule_matches
-from helpdesk.services.tickets import assign_ticket, change_status, open_ticket
+from helpdesk.models import (
+    AuditEntry,
+    AuthorType,
+    Presence,
+    RoutingRule,
+    TeamAssignmentCursor,
+    Ticket,
+    TicketSla,
+    TicketStatus,
+)
+from helpdesk.services.messages import MessageDraft
+from helpdesk.services.routing import TicketFacts, auto_assign, normalize, open_routed_tickets, rule_matches
+from helpdesk.services.tickets import TicketDraft, change_status
 from tests.factories import (
     AgentFactory,
     CustomerFactory,
@@ -28,15 +38,16 @@ def online_agent(team, username, capacity=5, **fields):
     return AgentFactory(user__username=username, teams=[team], capacity=capacity, **fields).user
 
 
-def new_ticket(inbox, subject="Question", customer=None, **fields):
-    return open_ticket(inbox=inbox, customer=customer or CustomerFactory(), subject=subject, **fields)
-
-
 def routed(inbox, text="", subject="Question", customer=None, **fields):
-    ticket = new_ticket(inbox, subject, customer, **fields)
-    outcome = route_ticket(ticket=ticket, first_message_text=text)
-    ticket.refresh_from_db()
-    return ticket, outcome
+    """A ticket opened through routing (with the customer's first message when `text` is given), and what
+    routing noted about it (empty when nothing applied)."""
+    customer = customer or CustomerFactory()
+    first = MessageDraft(ticket=None, author_type=AuthorType.CUSTOMER, author_customer=customer, body_text=text)
+    draft = TicketDraft(
+        inbox=inbox, customer=customer, subject=subject, first_message=first if text else None, **fields
+    )
+    [opened] = open_routed_tickets([draft])
+    return Ticket.objects.get(pk=opened.ticket.pk), opened.routing or {}
 
 
 def audit_actions(ticket):
@@ -57,13 +68,17 @@ def test_japanese_keywords_route_to_a_team_with_priority_and_tags(inbox, billing
 
     ticket, outcome = routed(inbox, text="先日の注文の返金をお願いします", subject="ご相談")
 
-    assert outcome.rule_ids == (rule.pk,)
+    assert outcome["rules"] == [rule.pk]
     assert (ticket.team, ticket.priority, ticket.assignee) == (billing, "high", None)
     assert sorted(tag.name for tag in ticket.tags.all()) == ["billing", "refund"]
-    assert outcome.tags_added == ("billing", "refund")
-    events = list(ticket.messages.filter(kind="event").values_list("event", "body_text"))
-    assert events == [("routed", "Routed by “返金”"), ("assigned", "Unassigned (Billing)")]
-    assert audit_actions(ticket) == ["assigned", "created", "routed", "updated"]
+    assert outcome["tags_added"] == ["billing", "refund"]
+    timeline = list(ticket.messages.values_list("author_type", "event", "body_text"))
+    assert timeline == [
+        ("customer", "", "先日の注文の返金をお願いします"),
+        ("system", "routed", "Routed by “返金” to Billing"),
+    ]
+    assert audit_actions(ticket) == ["created", "routed"]
+    assert TicketSla.objects.get(ticket=ticket).first_response_minutes is None  # planned once, for "high"
 
 
 @pytest.mark.django_db
@@ -75,8 +90,8 @@ def test_keywords_match_anywhere_ignoring_case_and_full_or_half_width(inbox, bil
     assert routed(inbox, text="Can I get it refunded?")[0].team == billing
     assert routed(inbox, text="ﾍﾝｷﾝ ｷﾎﾞｳ")[0].team == billing
     unmatched, outcome = routed(inbox, subject="Shipping", text="Where is my parcel?")
-    assert (unmatched.team, outcome.rule_ids) == (inbox.team, ())
-    assert not unmatched.messages.exists()
+    assert (unmatched.team, outcome) == (inbox.team, {})
+    assert not unmatched.messages.filter(kind="event").exists()
 
 
 def facts(**fields):
@@ -138,12 +153,12 @@ def test_rules_apply_in_order_and_the_first_match_stops_unless_it_says_go_on(inb
     second = RoutingRuleFactory(position=2, keywords="refund", set_team=refunds, set_priority="urgent", add_tags=["r"])
 
     ticket, outcome = routed(inbox, subject="Refund")
-    assert (outcome.rule_ids, ticket.team, ticket.priority) == ((first.pk,), billing, "normal")
+    assert (outcome["rules"], ticket.team, ticket.priority) == ([first.pk], billing, "normal")
 
     first.stop_processing = False
     first.save()
     ticket, outcome = routed(inbox, subject="Refund")
-    assert (outcome.rule_ids, ticket.team, ticket.priority) == ((first.pk, second.pk), refunds, "urgent")
+    assert (outcome["rules"], ticket.team, ticket.priority) == ([first.pk, second.pk], refunds, "urgent")
     assert sorted(tag.name for tag in ticket.tags.all()) == ["money", "r"]
 
 
@@ -155,22 +170,22 @@ def test_a_rule_gives_the_ticket_to_a_named_agent_of_the_team(inbox, billing):
     RoutingRuleFactory(keywords="refund", set_team=billing, assign_to=outsider)
 
     ticket, outcome = routed(inbox, subject="Invoice copy")
-    assert (ticket.assignee, ticket.status, outcome.assigned_by) == (member, TicketStatus.OPEN, "rule")
+    assert (ticket.assignee, ticket.status, outcome["assigned_by"]) == (member, TicketStatus.OPEN, "rule")
+    [event] = ticket.messages.filter(event="routed").values_list("body_text", flat=True)
+    rule_name = RoutingRule.objects.get(keywords="invoice").name
+    assert event == f"Routed by “{rule_name}” to Billing, assigned to {member.agent_profile} (by a rule)"
 
     ticket, outcome = routed(inbox, subject="Refund")
-    assert (ticket.team, ticket.assignee, outcome.assigned_by) == (billing, None, "")
+    assert (ticket.team, ticket.assignee, outcome["assigned_by"]) == (billing, None, "")
 
 
 @pytest.mark.django_db
-def test_routing_keeps_an_agent_already_assigned(inbox, billing, agent):
+def test_routing_keeps_an_agent_already_given_the_ticket(inbox, billing, agent):
     RoutingRuleFactory(set_team=billing)
-    ticket = new_ticket(inbox)
-    assign_ticket(ticket=ticket, assignee=agent)
 
-    route_ticket(ticket=ticket)
+    ticket, _ = routed(inbox, assignee=agent)
 
-    ticket.refresh_from_db()
-    assert (ticket.team, ticket.assignee) == (inbox.team, agent)  # aiko is not in Billing
+    assert (ticket.team, ticket.assignee, ticket.status) == (inbox.team, agent, "open")  # aiko is not in Billing
 
 
 @pytest.mark.django_db
@@ -215,8 +230,9 @@ def test_only_agents_online_seen_lately_and_under_capacity_are_given_tickets(inb
     second = routed(inbox)[0]
     queued, queued_outcome = routed(inbox)
 
-    assert (first.assignee, outcome.assigned_by, second.assignee) == (available, "round_robin", available)
-    assert (queued.team, queued.assignee, queued.status, queued_outcome.assigned_by) == (team, None, "new", "")
+    assert (first.assignee, outcome["assigned_by"], second.assignee) == (available, "round_robin", available)
+    assert first.messages.get().body_text == f"Assigned to {available.agent_profile} (round robin)"
+    assert (queued.team, queued.assignee, queued.status, queued_outcome) == (team, None, "new", {})
     assert other_team not in (first.assignee, second.assignee)
 
 
@@ -232,7 +248,7 @@ def test_a_rule_strategy_overrides_the_team_default(inbox, team, billing):
     assert routed(inbox, subject="No rule matches")[0].assignee == agent
     assert routed(inbox, subject="Manual triage")[0].assignee is None
     billing_ticket, outcome = routed(inbox, subject="Billing")
-    assert (billing_ticket.assignee.username, outcome.assigned_by) == ("b", "least_load")
+    assert (billing_ticket.assignee.username, outcome["assigned_by"]) == ("b", "least_load")
 
 
 @pytest.mark.django_db
@@ -241,7 +257,7 @@ def test_a_ticket_with_the_bot_is_assigned_at_the_hand_off(inbox, team):
     team.save()
     agent = online_agent(team, "a")
     ticket, outcome = routed(inbox, status=TicketStatus.BOT)
-    assert (ticket.assignee, outcome.assigned_by) == (None, "")
+    assert (ticket.assignee, outcome) == (None, {})
 
     change_status(ticket=ticket, status=TicketStatus.NEW, reason="handed off")
     assert auto_assign(ticket=ticket) == agent
@@ -266,11 +282,11 @@ def test_round_robin_under_concurrent_routing_gives_each_agent_one_ticket(inbox,
     team.save()
     agents = {online_agent(team, "a"), online_agent(team, "b")}
     TeamAssignmentCursor.objects.create(team=team)  # as after earlier tickets: the row lock is what serializes
-    tickets = [new_ticket(inbox) for _ in range(2)]
+    customers = [CustomerFactory() for _ in range(2)]
 
-    run_concurrently([lambda ticket=ticket: route_ticket(ticket=ticket) for ticket in tickets])
+    results = run_concurrently([lambda customer=customer: routed(inbox, customer=customer) for customer in customers])
 
-    assert {Ticket.objects.get(pk=ticket.pk).assignee for ticket in tickets} == agents
+    assert {ticket.assignee for ticket, _ in results} == agents
 
 
 @pytest.mark.django_db(transaction=True)
@@ -279,9 +295,9 @@ def test_concurrent_routing_never_exceeds_an_agents_capacity(inbox, team):
     team.save()
     agent = online_agent(team, "a", capacity=1)
     TeamAssignmentCursor.objects.create(team=team)
-    tickets = [new_ticket(inbox) for _ in range(3)]
+    customers = [CustomerFactory() for _ in range(3)]
 
-    outcomes = run_concurrently([lambda ticket=ticket: route_ticket(ticket=ticket) for ticket in tickets])
+    results = run_concurrently([lambda customer=customer: routed(inbox, customer=customer) for customer in customers])
 
-    assert sorted(outcome.assignee_id or 0 for outcome in outcomes) == [0, 0, agent.pk]
+    assert sorted(outcome.get("assignee") or 0 for _, outcome in results) == [0, 0, agent.pk]
     assert Ticket.objects.filter(assignee=agent).count() == 1

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from customers import services as customer_services
 from customers.models import ChannelKind, Customer, IdentityKind, Organization, Segment, Tag
+from helpdesk import configuration
 from helpdesk.events import importing_history
 from helpdesk.models import (
     AgentProfile,
@@ -87,6 +88,7 @@ class Command(BaseCommand):
             Holiday.objects.create(schedule=hours, date=date(2026, 12, 31), name="大晦日")
         Team.objects.filter(business_hours__isnull=True).update(business_hours=hours)
         Team.objects.filter(name="Tier 1").update(assignment_strategy=AssignmentStrategy.ROUND_ROBIN)
+        configuration.changed()  # bulk writes send no signals
         policy, created = SlaPolicy.objects.get_or_create(name="Standard")
         if created:
             for priority, first, resolution in (
