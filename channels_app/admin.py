@@ -3,11 +3,26 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from channels_app import intake
+from channels_app.email.imap import poll_mailbox
 from channels_app.email.inbound import retry_quarantined
-from channels_app.models import Conversation, Delivery, DeliveryStatus, LineAccount, Mailbox, Quarantine, ReplyRoute
+from channels_app.models import (
+    ChatIntent,
+    ChatSession,
+    ChatWidget,
+    Conversation,
+    Delivery,
+    DeliveryStatus,
+    InboundItem,
+    IntakeStatus,
+    LineAccount,
+    Mailbox,
+    Quarantine,
+    ReplyRoute,
+)
 from channels_app.tasks import deliver
 
-SECRET_FIELDS = {"imap_password", "channel_secret", "channel_access_token"}
+SECRET_FIELDS = {"imap_password", "channel_secret", "channel_access_token", "identity_secret"}
 
 
 def mask(secret: str) -> str:
@@ -49,13 +64,12 @@ class MailboxAdmin(admin.ModelAdmin):
 
     @admin.action(description="Poll the selected mailboxes now")
     def poll_now(self, request, queryset):
-        from channels_app.email.imap import poll_mailbox
-
         for mailbox in queryset:
             handled = poll_mailbox(mailbox)
             mailbox.refresh_from_db()
             level = messages.ERROR if mailbox.last_error else messages.SUCCESS
             self.message_user(request, f"{mailbox}: {handled} message(s). {mailbox.last_error}", level)
+        intake.schedule_processing()
 
 
 @admin.register(LineAccount)
@@ -153,3 +167,72 @@ class ReplyRouteAdmin(admin.ModelAdmin):
     list_filter = ["channel"]
     search_fields = ["address", "=ticket__id"]
     raw_id_fields = ["ticket"]
+
+
+@admin.register(ChatWidget)
+class ChatWidgetAdmin(admin.ModelAdmin):
+    form = SecretsKeptForm
+    list_display = ["__str__", "inbox", "is_active", "bot_enabled", "ask_email", "public_key"]
+    list_filter = ["is_active", "bot_enabled"]
+    search_fields = ["title", "inbox__name", "public_key"]
+    readonly_fields = ["embed_code", "created_at"]
+    exclude = ["public_key"]
+
+    @admin.display(description="Embed code (paste it before </body> on your site)")
+    def embed_code(self, widget):
+        if not widget.pk:
+            return "(saved widgets get one)"
+        script = "https://YOUR-HELPDESK/static/widget/widget.js"
+        return format_html(
+            '<code>&lt;script src="{}" data-helpdesk-key="{}" async&gt;&lt;/script&gt;</code>',
+            script,
+            widget.public_key,
+        )
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "widget", "state", "language", "queued_at", "offered_to", "accepted_at", "ended_at"]
+    list_filter = ["state", "widget", "language"]
+    search_fields = ["=ticket__id", "ticket__customer__name", "contact_email"]
+    list_select_related = ["ticket", "widget", "offered_to"]
+    # The chat's state moves only through the chat services (the console): shown here, never edited.
+    readonly_fields = [field.name for field in ChatSession._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ChatIntent)
+class ChatIntentAdmin(admin.ModelAdmin):
+    list_display = ["name", "keywords", "hands_off", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active", "hands_off"]
+    search_fields = ["name", "keywords", "answer_en", "answer_ja"]
+
+
+@admin.register(InboundItem)
+class InboundItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "channel", "source", "inbox", "status", "outcome", "attempts", "received_at", "processed_at"]
+    list_filter = ["status", "channel", "source", "outcome"]
+    search_fields = ["key", "detail", "=message__ticket__id"]
+    list_select_related = ["inbox"]
+    readonly_fields = [field.name for field in InboundItem._meta.fields if field.name != "payload"] + ["preview"]
+    exclude = ["payload"]
+    actions = ["requeue"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Payload (first 20 KB)")
+    def preview(self, item):
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>", bytes(item.payload[:20_000]).decode("utf-8", "replace")
+        )
+
+    @admin.action(description="Process the selected failed items again")
+    def requeue(self, request, queryset):
+        keys = list(queryset.filter(status=IntakeStatus.FAILED).values_list("key", flat=True))
+        requeued = sum(intake.requeue(key) for key in keys)
+        intake.schedule_processing()
+        self.message_user(request, f"{requeued} item(s) queued again.")

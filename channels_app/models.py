@@ -3,6 +3,7 @@ items and outbound deliveries. Secrets are kept out of logs and shown masked in 
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -103,6 +104,104 @@ class PhoneLine(ChannelConfig):
 
     def __str__(self) -> str:
         return self.number
+
+
+class ChatWidget(ChannelConfig):
+    """The website chat of an inbox: embedded in the company's sites with one <script> tag carrying
+    `public_key`, the bot answering first, agents taking over."""
+
+    public_key = models.CharField(
+        max_length=64, unique=True, default=new_key, help_text=_("Goes in the embed tag; not a secret.")
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text=_("Sites that may show the chat, one origin per line (https://www.example.com)."),
+    )
+    identity_secret = models.CharField(
+        max_length=128,
+        default=new_key,
+        help_text=_("Signs the user ids your site vouches for (HMAC-SHA256); keep it on your server only."),
+    )
+    title = models.CharField(max_length=120, default="Chat with us")
+    title_ja = models.CharField(max_length=120, default="チャットでお問い合わせ")
+    greeting = models.TextField(blank=True, default="Hi! Ask us anything.")
+    greeting_ja = models.TextField(blank=True, default="こんにちは。お気軽にご質問ください。")
+    ask_name = models.BooleanField(default=True, help_text=_("Ask for a name before the first message."))
+    ask_email = models.BooleanField(default=True, help_text=_("Ask for an email address (answers after the chat)."))
+    require_email = models.BooleanField(default=False)
+    bot_enabled = models.BooleanField(default=True, help_text=_("The bot answers first, then hands off."))
+    bot_takes_returning_customers = models.BooleanField(
+        default=False, help_text=_("A customer writing again after a chat ended starts with the bot again.")
+    )
+    offer_seconds = models.PositiveSmallIntegerField(
+        default=45, help_text=_("How long a waiting chat is offered to one agent before the next one.")
+    )
+
+    def __str__(self) -> str:
+        return f"Chat {self.title} ({self.inbox})"
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class ChatState(models.TextChoices):
+    BOT = "bot", _("With the bot")
+    QUEUED = "queued", _("Waiting for an agent")
+    AGENT = "agent", _("With an agent")
+    ENDED = "ended", _("Ended")
+
+
+class ChatSession(models.Model):
+    """The live chat on a ticket: who talks to the customer (the bot, nobody yet, an agent), the bot's memory,
+    the offer to an agent, and how far each side has read. Changed only by channels_app/chat/services.py."""
+
+    ticket = models.OneToOneField(Ticket, primary_key=True, on_delete=models.CASCADE, related_name="chat")
+    widget = models.ForeignKey(ChatWidget, on_delete=models.PROTECT, related_name="sessions")
+    visitor = models.CharField(max_length=128, help_text=_("The visitor token of the browser that started it."))
+    state = models.CharField(max_length=8, choices=ChatState.choices)
+    bot_state = models.JSONField(default=dict, blank=True)
+    handoff_summary = models.TextField(blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    page = models.URLField(max_length=500, blank=True, help_text=_("Where the chat started."))
+    contact_email = models.EmailField(blank=True, help_text=_("Typed into the widget; not verified."))
+    queued_at = models.DateTimeField(null=True, blank=True)
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+    declined_by = models.JSONField(default=list, blank=True, help_text=_("Agents who let this offer pass."))
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    customer_read_seq = models.PositiveIntegerField(default=0)
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    transcripts_sent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "queued_at"], name="chat_session_queue")]
+
+    def __str__(self) -> str:
+        return f"Chat on #{self.ticket_id} ({self.state})"
+
+
+class ChatIntent(models.Model):
+    """What the chat bot recognizes beyond its built-in intents: keywords and the answer (or a hand-off)."""
+
+    name = models.CharField(max_length=80, unique=True)
+    keywords = models.TextField(help_text=_("Words or phrases, one per line or separated by commas; any language."))
+    answer_en = models.TextField(blank=True, help_text=_("May use {hours} (support hours) and {wait} (expected wait)."))
+    answer_ja = models.TextField(blank=True)
+    hands_off = models.BooleanField(default=False, help_text=_("Hand the chat to an agent (after the answer)."))
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0, help_text=_("Lower positions are tried first."))
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Conversation(models.Model):

@@ -45,6 +45,7 @@ class Arrival:
     inbox: Inbox
     inbound: InboundMessage
     config: ChannelConfig | None = None
+    opens_as: str = TicketStatus.NEW  # the status of a ticket this item opens (a chat starts with the bot)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +61,11 @@ class _RaceLost(Exception):
     """A concurrent transaction stored one of the batch's items first."""
 
 
-def receive(*, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig | None = None) -> Received:
+def receive(
+    *, inbox: Inbox, inbound: InboundMessage, config: ChannelConfig | None = None, opens_as: str = TicketStatus.NEW
+) -> Received:
     """Store one inbound item on the right ticket of the right customer."""
-    return receive_all([Arrival(inbox, inbound, config)])[0]
+    return receive_all([Arrival(inbox, inbound, config, opens_as)])[0]
 
 
 def receive_all(arrivals: Sequence[Arrival]) -> list[Received]:
@@ -126,7 +129,10 @@ def _store(arrivals: list[Arrival], indexes: list[int], results: list[Received |
     for position, decision in enumerate(decisions):
         if isinstance(decision.target, NewTicket):
             openers.setdefault(decision.target, position)
-    drafts = [_ticket_draft(items[position], decisions[position]) for position in openers.values()]
+    drafts = [
+        _ticket_draft(items[position], decisions[position], arrivals[position].opens_as)
+        for position in openers.values()
+    ]
     opened = open_routed_tickets(drafts) if drafts else []
     first_messages = {}
     for (new_ticket, position), ticket in zip(openers.items(), opened, strict=True):
@@ -177,7 +183,7 @@ def _customers(arrivals: list[Arrival]) -> list[Customer]:
     return customers
 
 
-def _ticket_draft(item: Item, decision: ThreadDecision) -> TicketDraft:
+def _ticket_draft(item: Item, decision: ThreadDecision, status: str) -> TicketDraft:
     inbound = item.inbound
     events = []
     if decision.follow_up_of is not None:
@@ -194,6 +200,7 @@ def _ticket_draft(item: Item, decision: ThreadDecision) -> TicketDraft:
         customer=item.customer,
         subject=inbound.subject or _subject_from(inbound),
         channel=inbound.channel,
+        status=status,
         tags=(FLAG_TAG,) if decision.refused_ticket_id is not None else (),
         first_message=_message_draft(item, None),
         events=tuple(events),

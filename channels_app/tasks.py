@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from channels_app import delivery, intake
+from channels_app.chat import services as chat_services
 from channels_app.models import Delivery, DeliveryStatus
 
 
@@ -44,3 +45,9 @@ def sweep_inbound() -> int:
     """Every minute: purge old items, process what is due (retries, and anything a lost task left waiting)."""
     intake.purge()
     return intake.process_pending()
+
+
+@shared_task(name="channels_app.tasks.reoffer_chats")
+def reoffer_chats() -> int:
+    """Waiting chats whose offer ran out go to the next free agent (and those nobody was free for)."""
+    return chat_services.reoffer_waiting()

@@ -69,7 +69,8 @@ class TicketStreamConsumer(AsyncJsonWebsocketConsumer):
     async def helpdesk_event(self, event):
         payload = event["event"]
         if payload["type"] == "message_created":
-            message = await self._message(payload["message_id"])
+            # Serialized by the publisher for this group (staff: everything; public: public items only).
+            message = event.get("message") or await self._message(payload["message_id"])
             if message is not None:
                 await self.send_json({"type": "message", "message": message})
         elif payload["type"] == "ticket_status_changed":

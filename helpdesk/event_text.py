@@ -66,6 +66,13 @@ ASSIGNED_BY: dict[str, Callable[[], str]] = {
     "least_load": lambda: _("least load"),
 }
 
+HANDOFF_REASONS: dict[str, Callable[[], str]] = {
+    "customer_asked": lambda: _("the customer asked for a person"),
+    "bot_failed": lambda: _("the bot could not answer"),
+    "intent": lambda: _("a question for a person"),
+    "rule": lambda: _("a rule"),
+}
+
 REASONS: dict[str, Callable[[], str]] = {
     "customer replied": lambda: _("customer replied"),
     "solved for a while": lambda: _("solved for a while"),
@@ -75,6 +82,10 @@ DESCRIBERS: dict[str, Callable[[dict], str]] = {
     "status_changed": _status_changed,
     "assigned": _assigned,
     "routed": _routed,
+    "handed_off": lambda data: (
+        _("The bot handed the chat to the agents (%(reason)s).")
+        % {"reason": HANDOFF_REASONS.get(data.get("reason") or "", lambda: data.get("reason") or "")()}
+    ),
     "follow_up": lambda data: _("Follow-up of closed ticket #%(number)s") % {"number": data.get("follow_up_of")},
     "unverified_reference": lambda data: (
         _("This message refers to ticket #%(number)s, but its sender is not that ticket's customer; it was kept apart.")

@@ -18,6 +18,7 @@ from channels.layers import get_channel_layer
 
 from helpdesk.channel_layer import BatchingRedisChannelLayer
 from helpdesk.events import DomainEvent, MessageCreated, TicketAssigned, TicketChanged, TicketStatusChanged, subscribe
+from helpdesk.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,22 @@ def groups_for(event: DomainEvent) -> list[str]:
 
 
 def send_to_groups(events: list[DomainEvent]) -> None:
-    """After commit: every group message of events published together, sent in one go."""
+    """After commit: every group message of events published together, sent in one go. A stored message
+    travels with its event, serialized once (as the REST timeline shows it), for the groups someone listens
+    to: sockets forward it without reading the database again."""
+    sends = [(group, event) for event in events for group in groups_for(event)]
+    if not sends:
+        return
     layer = get_channel_layer()
-    sends = [
-        (group, {"type": GROUP_MESSAGE_TYPE, "event": event.payload()})
-        for event in events
-        for group in groups_for(event)
-    ]
+    listened = _listened(layer, {group for group, _ in sends})
+    sends = [(group, event) for group, event in sends if group in listened]
+    messages = _serialized_messages({e.message_id for _, e in sends if isinstance(e, MessageCreated)})
+    send([(group, _group_message(event, messages.get(getattr(event, "message_id", None)))) for group, event in sends])
+
+
+def send(sends: list[tuple[str, dict]]) -> None:
+    """Send group messages, in order, from synchronous code (after a commit)."""
+    layer = get_channel_layer()
     if layer is None or not sends:
         return
     if isinstance(layer, BatchingRedisChannelLayer):
@@ -83,6 +93,34 @@ def send_to_groups(events: list[DomainEvent]) -> None:
     async_to_sync(send_all)()
 
 
+def _group_message(event: DomainEvent, message: dict | None) -> dict:
+    group_message = {"type": GROUP_MESSAGE_TYPE, "event": event.payload()}
+    if message is not None:
+        group_message["message"] = message
+    return group_message
+
+
+def _listened(layer, groups: set[str]) -> set[str]:
+    """The groups with at least one socket in them (all of them when the layer cannot tell)."""
+    if isinstance(layer, BatchingRedisChannelLayer):
+        return _redis_loop.run(layer.listened_groups(groups))
+    members = getattr(layer, "groups", None)  # the in-memory layer's own bookkeeping
+    return {group for group in groups if members.get(group)} if isinstance(members, dict) else groups
+
+
+def _serialized_messages(ids: set[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    from helpdesk.api.serializers import MessageSerializer  # the API's shape; imported late: DRF settings
+
+    rows = (
+        Message.objects.filter(pk__in=ids)
+        .select_related("author_user__agent_profile", "author_customer")
+        .prefetch_related("attachments")
+    )
+    return {row["id"]: row for row in MessageSerializer(rows, many=True).data}
+
+
 class _LayerLoop:
     """An event loop of its own, in a thread, for sending to Redis from synchronous code (views, Celery
     workers): one loop and one connection pool for the life of the process, where async_to_sync would start
@@ -93,13 +131,13 @@ class _LayerLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
 
-    def run(self, coroutine) -> None:
+    def run(self, coroutine):
         with self._lock:
             if self._loop is None or self._pid != os.getpid():  # a forked worker starts its own
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
                 threading.Thread(target=self._loop.run_forever, name="channel-layer", daemon=True).start()
             loop = self._loop
-        asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=SEND_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=SEND_TIMEOUT)
 
 
 _redis_loop = _LayerLoop()

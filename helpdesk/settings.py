@@ -132,6 +132,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-mailboxes": {"task": "channels_app.tasks.poll_mailboxes", "schedule": 60},
     "retry-due-deliveries": {"task": "channels_app.tasks.retry_due_deliveries", "schedule": 60},
     "sweep-inbound-items": {"task": "channels_app.tasks.sweep_inbound", "schedule": 60},
+    "reoffer-chats": {"task": "channels_app.tasks.reoffer_chats", "schedule": 15},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("channels_app.api.urls")),
     path("webhooks/", include("channels_app.urls")),
     path("support/", include("channels_app.web_urls")),
+    path("", include("channels_app.chat.urls")),
     path("help/", include("knowledge_base.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

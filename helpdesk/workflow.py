@@ -8,7 +8,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.OPEN: frozenset({S.PENDING, S.ON_HOLD, S.SOLVED}),
     S.PENDING: frozenset({S.OPEN, S.ON_HOLD, S.SOLVED}),
     S.ON_HOLD: frozenset({S.OPEN, S.PENDING, S.SOLVED}),
-    S.SOLVED: frozenset({S.OPEN, S.CLOSED}),
+    S.SOLVED: frozenset({S.OPEN, S.CLOSED, S.BOT}),  # back to the bot: a chat whose widget says so
     S.CLOSED: frozenset(),
 }
 

@@ -34,7 +34,8 @@ def poll_all() -> int:
 
 
 def poll_mailbox(mailbox: Mailbox) -> int:
-    """Fetch the mailbox's unseen messages into the intake; returns how many were fetched."""
+    """Fetch the mailbox's unseen messages into the intake (the caller has them processed); returns how many
+    were fetched."""
     handled = 0
     try:
         with _connect(mailbox) as imap:

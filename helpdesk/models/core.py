@@ -77,6 +77,9 @@ class AgentProfile(models.Model):
     capacity = models.PositiveSmallIntegerField(
         default=5, help_text=_("Automatic assignment stops once this many new, open or pending tickets are theirs.")
     )
+    chat_capacity = models.PositiveSmallIntegerField(
+        default=3, help_text=_("Live chats at once; no more are offered beyond this.")
+    )
     presence = models.CharField(max_length=8, choices=Presence.choices, default=Presence.OFFLINE)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 

@@ -81,13 +81,14 @@ def post_message(
     event: str = "",
     data: dict | None = None,
     is_public: bool | None = None,
+    inbox: Inbox | None = None,
 ) -> PostedMessage:
     """Append a message to `ticket`. With `external_id`, posting the same item again (even at the same
     moment from another process) returns the existing message with `created=False`."""
     draft = MessageDraft(
         ticket=ticket, author_type=author_type, kind=kind, body_text=body_text, body_html=body_html,
         author_user=author_user, author_customer=author_customer, channel=channel, external_id=external_id,
-        attachments=attachments, event=event, data=data, is_public=is_public,
+        attachments=attachments, event=event, data=data, is_public=is_public, inbox=inbox,
     )  # fmt: skip
     return post_messages([draft])[0]
 

@@ -221,8 +221,10 @@ def receive_customer_message(
     channel: str = "",
     external_id: str | None = None,
     attachments: Sequence[NewAttachment] = (),
+    inbox: Inbox | None = None,
 ) -> Message:
-    """A customer writes on a ticket; a pending or solved ticket comes back to the agents.
+    """A customer writes on a ticket; a pending or solved ticket comes back to the agents. `inbox`: the one
+    the message came through, when not the ticket's (a chat continuing an email ticket).
 
     A closed ticket takes no more messages (TransitionNotAllowed): channels open a follow-up instead.
     """
@@ -237,6 +239,7 @@ def receive_customer_message(
         channel=channel,
         external_id=external_id,
         attachments=attachments,
+        inbox=inbox,
     )
     if posted.created and _current_status(ticket) in REOPENED_BY_CUSTOMER_REPLY:
         change_status(ticket=ticket, status=TicketStatus.OPEN, reason="customer replied")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from helpdesk.business_hours import (
@@ -203,6 +203,8 @@ durations = st.integers(0, 5 * 24 * 60).map(lambda minutes: timedelta(minutes=mi
 @settings(max_examples=200, deadline=None)
 @given(schedules(), instants, durations)
 def test_business_time_between_a_start_and_that_start_plus_a_duration_is_the_duration(schedule, start, duration):
+    # A schedule open a quarter of an hour a week reaches five days of business time only after the horizon.
+    assume(business_time_between(schedule, start, start + timedelta(weeks=1)) * 100 > duration)
     end = add_business_time(schedule, start, duration)
     assert end >= start
     assert business_time_between(schedule, start, end) == duration

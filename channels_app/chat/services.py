@@ -1,0 +1,521 @@
+"""Live chat: what customers, the bot and agents do in a chat, and the chat's state machine.
+
+    bot ──hand-off──▶ queued ──accept──▶ agent ──end──▶ ended
+                        ▲                  │              │ the customer writes again: their agent if
+                        └── transfer to a ─┘              │ they are free, else queued; the bot only if
+                            team                          ▼ the widget says so
+
+Every message goes through the one message service (stored with its `seq`, pushed after commit by
+helpdesk.realtime); the state, offers, typing and read state are told to the sockets by chat/realtime.py.
+Each function is one transaction and locks the chat (its ticket first, as every ticket service does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from channels_app.acknowledge import describe_hours
+from channels_app.adapters import InboundMessage, Sender
+from channels_app.bot import BotContext, BotState, Intent, respond
+from channels_app.bot.engine import handoff_summary
+from channels_app.bot.intents import DEFAULT_INTENTS
+from channels_app.chat import queue
+from channels_app.chat.realtime import queue_group, staff_group, tell, visitor_group
+from channels_app.chat.serializers import state_frame
+from channels_app.models import ChatIntent, ChatSession, ChatState, ChatWidget, Mailbox
+from channels_app.pipeline import receive
+from customers.models import ChannelKind, Customer, Identity, IdentityKind
+from helpdesk.configuration import cached
+from helpdesk.event_text import describe_in_english
+from helpdesk.models import AuthorType, Message, Team, Ticket, TicketStatus
+from helpdesk.realtime import user_group
+from helpdesk.selectors.access import is_staff_role, role_of, ticket_access
+from helpdesk.services.messages import post_message, record_event
+from helpdesk.services.sla import schedule
+from helpdesk.services.tickets import (
+    add_internal_note,
+    assign_ticket,
+    change_status,
+    receive_customer_message,
+    reply,
+)
+
+logger = logging.getLogger(__name__)
+
+VISITOR_ONLINE_SECONDS = 60  # a widget socket says it is there at least this often (hello, ping)
+MAX_TRANSCRIPTS = 3
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ChatState.BOT: frozenset({ChatState.QUEUED, ChatState.ENDED}),
+    ChatState.QUEUED: frozenset({ChatState.QUEUED, ChatState.AGENT, ChatState.ENDED}),
+    ChatState.AGENT: frozenset({ChatState.AGENT, ChatState.QUEUED, ChatState.ENDED}),
+    ChatState.ENDED: frozenset({ChatState.BOT, ChatState.QUEUED, ChatState.AGENT}),
+}
+
+
+class ChatError(Exception):
+    """An action the chat's state or the actor's rights do not allow; `code` goes to the client."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomerTurn:
+    session: ChatSession
+    message: Message
+    created: bool  # False: the same client_id was stored before (a resend)
+    new_chat: bool
+
+
+def _move(session: ChatSession, state: str) -> None:
+    if state not in TRANSITIONS[session.state]:
+        raise ChatError("not_allowed", f"A chat cannot go from {session.state} to {state}.")
+    session.state = state
+
+
+def _locked(ticket_id: int) -> ChatSession:
+    Ticket.objects.select_for_update().filter(pk=ticket_id).first()  # the ticket first, then the chat
+    return ChatSession.objects.select_for_update().select_related("widget__inbox", "ticket").get(pk=ticket_id)
+
+
+# --- The customer -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_message(
+    *,
+    widget: ChatWidget,
+    customer: Customer,
+    visitor: str,
+    text: str,
+    client_id: str,
+    language: str = "",
+    page: str = "",
+    contact_email: str = "",
+    ticket_id: int | None = None,
+) -> CustomerTurn:
+    """The visitor writes. The first message opens the chat through the inbound pipeline (identified,
+    threaded: a customer with an open ticket continues it, routed); later ones go on the chat's ticket."""
+    external_id = f"chat:{visitor}:{client_id}"
+    session = _open_session(ticket_id)
+    if session is None:
+        received = receive(
+            inbox=widget.inbox,
+            inbound=InboundMessage(
+                channel=ChannelKind.CHAT,
+                external_id=external_id,
+                sender=Sender(kind=IdentityKind.CHAT_VISITOR, address=visitor, name=customer.name),
+                text=text,
+                conversation_key=f"chat:{widget.pk}:{visitor}",
+                metadata={"page": page},
+            ),
+            config=widget,
+            opens_as=TicketStatus.BOT if widget.bot_enabled else TicketStatus.NEW,
+        )
+        session, new_chat = _session_for(received.ticket, widget, visitor, language, page, contact_email)
+        return CustomerTurn(session, received.message, received.outcome == "stored", new_chat)
+    session = _locked(session.pk)
+    resent = Message.objects.filter(inbox_id=widget.inbox_id, external_id=external_id).first()
+    if resent is not None:
+        return CustomerTurn(session, resent, False, False)
+    if session.state == ChatState.ENDED:
+        _customer_returns(session)
+    message = receive_customer_message(
+        ticket=session.ticket, body_text=text, channel=ChannelKind.CHAT, external_id=external_id, inbox=widget.inbox
+    )
+    return CustomerTurn(session, message, True, False)
+
+
+def _open_session(ticket_id: int | None) -> ChatSession | None:
+    """The chat the socket is in, unless its ticket was closed for good (then a new chat opens)."""
+    if ticket_id is None:
+        return None
+    return ChatSession.objects.filter(pk=ticket_id).exclude(ticket__status=TicketStatus.CLOSED).first()
+
+
+def _session_for(ticket: Ticket, widget, visitor, language, page, contact_email) -> tuple[ChatSession, bool]:
+    """The chat of a ticket the pipeline chose: a new one starts with the bot (or queued), and a ticket that
+    agents already have (the customer's open request) goes on with them."""
+    existing = ChatSession.objects.select_for_update().filter(pk=ticket.pk).first()
+    if existing is not None:
+        if existing.state == ChatState.ENDED:
+            _customer_returns(existing)
+        return existing, False
+    if ticket.status == TicketStatus.BOT:
+        state = ChatState.BOT
+    else:
+        state = ChatState.AGENT if ticket.assignee_id else ChatState.QUEUED
+    session = ChatSession.objects.create(
+        ticket=ticket, widget=widget, visitor=visitor, state=state, language=language[:8], page=page[:500],
+        contact_email=contact_email, queued_at=timezone.now() if state == ChatState.QUEUED else None,
+    )  # fmt: skip
+    session.ticket = ticket
+    if state == ChatState.QUEUED:
+        _offer(session)
+    _announce(session)
+    return session, True
+
+
+def _customer_returns(session: ChatSession) -> None:
+    """A customer writes in a chat an agent ended: the bot takes it if the widget says so, else their agent
+    if free, else the queue."""
+    widget, ticket = session.widget, session.ticket
+    if widget.bot_enabled and widget.bot_takes_returning_customers:
+        _move(session, ChatState.BOT)
+        session.bot_state = {}
+        change_status(ticket=ticket, status=TicketStatus.BOT, reason="customer replied")
+    elif ticket.assignee_id and queue.can_take(ticket.assignee) and _is_online(ticket.assignee_id):
+        _move(session, ChatState.AGENT)
+    else:
+        _move(session, ChatState.QUEUED)
+        if ticket.assignee_id:
+            assign_ticket(ticket=ticket, assignee=None)
+        session.queued_at, session.declined_by = timezone.now(), []
+        _offer(session)
+    session.ended_at = None
+    session.save()
+    _announce(session)
+
+
+def _is_online(user_id: int) -> bool:
+    return queue.chat_agents(team_id=None).filter(user_id=user_id).exists()
+
+
+@transaction.atomic
+def bot_turn(*, ticket_id: int, text: str) -> None:
+    """The bot answers the customer's message (in a chat it has), or hands the chat to the agents."""
+    session = _locked(ticket_id)
+    if session.state != ChatState.BOT:
+        return  # muted once a person has the chat
+    widget = session.widget
+    availability = queue.availability(widget=widget, team_id=session.ticket.team_id)
+    language = session.language if session.language in ("ja", "en") else ""
+    context = BotContext(
+        intents=configured_intents(),
+        language=language,
+        hours_text=hours_text(widget, language or "en"),
+        wait_text="" if availability.agents_free else _("a while"),
+    )
+    answer = respond(BotState.from_dict(session.bot_state), text, context=context)
+    session.bot_state = answer.state.to_dict()
+    if answer.text:
+        suggestions = [dataclasses.asdict(suggestion) for suggestion in answer.suggestions]
+        post_message(
+            ticket=session.ticket, author_type=AuthorType.BOT, body_text=answer.text, channel=ChannelKind.CHAT,
+            data={"suggestions": suggestions, "intent": answer.intent, "action": answer.action},
+        )  # fmt: skip
+    if answer.action == "handoff":
+        _hand_off(session, reason=answer.reason, summary=answer.summary)
+    session.save()
+
+
+@transaction.atomic
+def ask_for_person(*, ticket_id: int) -> None:
+    """The customer pressed "talk to a person"."""
+    session = _locked(ticket_id)
+    if session.state != ChatState.BOT:
+        return
+    state = BotState.from_dict(session.bot_state)
+    with override(session.language if session.language in ("ja", "en") else "en"):
+        text = _("Of course. I am connecting you with a member of our team.")
+    post_message(ticket=session.ticket, author_type=AuthorType.BOT, body_text=text, channel=ChannelKind.CHAT)
+    _hand_off(session, reason="customer_asked", summary=handoff_summary(state))
+    session.save()
+
+
+def _hand_off(session: ChatSession, *, reason: str, summary: str) -> None:
+    _move(session, ChatState.QUEUED)
+    session.handoff_summary = summary[:4000]
+    session.queued_at, session.declined_by = timezone.now(), []
+    bot_state = BotState.from_dict(session.bot_state)
+    session.bot_state = dataclasses.replace(bot_state, handed_off=True, handoff_reason=reason).to_dict()
+    change_status(ticket=session.ticket, status=TicketStatus.NEW, reason="handed off")
+    data = {"reason": reason, "summary": summary[:4000]}
+    record_event(ticket=session.ticket, event="handed_off", text=describe_in_english("handed_off", data), data=data)
+    _offer(session)
+    _announce(session)
+
+
+def configured_intents() -> tuple[Intent, ...]:
+    """The admins' intents first (they win over the built-in ones with the same words), then the built-in."""
+
+    def load() -> tuple[Intent, ...]:
+        intents = []
+        for row in ChatIntent.objects.filter(is_active=True):
+            keywords = tuple(word.strip() for word in row.keywords.replace("、", ",").replace("\n", ",").split(","))
+            answers = {language: text for language, text in (("en", row.answer_en), ("ja", row.answer_ja)) if text}
+            action = "handoff" if row.hands_off else "answer"
+            intents.append(
+                Intent(name=row.name, keywords=tuple(w for w in keywords if w), answers=answers, action=action)
+            )
+        return tuple(intents)
+
+    return cached("chat-intents", load) + DEFAULT_INTENTS
+
+
+@transaction.atomic
+def save_contact(*, ticket_id: int, email: str) -> None:
+    """The pre-chat email, for the agent (kept on the chat; it joins no history)."""
+    ChatSession.objects.filter(pk=ticket_id).update(contact_email=email)
+    tell([(staff_group(ticket_id), {"type": "contact", "ticket": ticket_id, "email": email})])
+
+
+@transaction.atomic
+def mark_read(*, ticket_id: int, by_customer: bool, seq: int) -> None:
+    session = _locked(ticket_id)
+    field = "customer_read_seq" if by_customer else "agent_read_seq"
+    if seq <= getattr(session, field) or seq > session.ticket.last_message_seq:
+        return
+    setattr(session, field, seq)
+    session.save(update_fields=[field, "updated_at"])
+    group = staff_group(ticket_id) if by_customer else visitor_group(ticket_id)
+    tell([(group, {"type": "read", "ticket": ticket_id, "seq": seq})])
+
+
+@transaction.atomic
+def send_transcript(*, ticket_id: int, email: str = "") -> str:
+    """Mail the conversation (what the customer could see) to the customer; returns the address used. Only
+    to an address of this visitor: the one they typed into this chat or one of their own identities."""
+    session = _locked(ticket_id)
+    known = customer_emails(session.ticket.customer_id)
+    address = (email or session.contact_email or next(iter(known), "")).strip().lower()
+    if not address:
+        raise ChatError("not_allowed", "Give an email address for the transcript.")
+    if address not in known and address != session.contact_email:
+        raise ChatError("not_allowed", "The transcript goes only to the address you gave in this chat.")
+    if session.transcripts_sent >= MAX_TRANSCRIPTS:
+        raise ChatError("rate_limited", "The transcript was sent already.")
+    session.transcripts_sent += 1
+    session.save(update_fields=["transcripts_sent", "updated_at"])
+    mailbox = Mailbox.objects.filter(inbox=session.ticket.inbox_id).first()
+    sender = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
+    body, subject = _transcript(session)
+    mail = EmailMessage(subject=subject, body=body, from_email=sender, to=[address])
+    mail.extra_headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+    transaction.on_commit(lambda: mail.send(fail_silently=True))
+    return address
+
+
+def customer_emails(customer_id: int) -> list[str]:
+    return list(
+        Identity.objects.filter(customer_id=customer_id, kind=IdentityKind.EMAIL, bouncing_since__isnull=True)
+        .order_by("-verified", "-created_at")
+        .values_list("value", flat=True)
+    )
+
+
+def _transcript(session: ChatSession) -> tuple[str, str]:
+    messages = session.ticket.messages.filter(is_public=True).select_related(
+        "author_user__agent_profile", "author_customer"
+    )
+    with override(session.language or "en"):
+        lines = []
+        for message in messages.order_by("seq"):
+            when = timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"[{when}] {_author_name(message)}:\n{message.body_text}\n")
+        subject = _("Your chat with us (#%(number)s)") % {"number": session.ticket_id}
+        return "\n".join(lines), subject
+
+
+def _author_name(message: Message) -> str:
+    if message.author_type == AuthorType.CUSTOMER:
+        return str(message.author_customer or _("You"))
+    if message.author_type == AuthorType.BOT:
+        return _("Assistant")
+    if message.author_user_id:
+        profile = getattr(message.author_user, "agent_profile", None)
+        return str(profile or message.author_user.get_username())
+    return _("Support")
+
+
+# --- Agents -------------------------------------------------------------------------------------------
+
+
+def _check_agent(session: ChatSession, agent) -> None:
+    try:
+        ticket_access(user=agent, ticket_id=session.pk)
+    except Ticket.DoesNotExist:
+        raise ChatError("not_found", "No such chat.") from None
+
+
+@transaction.atomic
+def accept(*, ticket_id: int, agent) -> ChatSession:
+    """An agent takes a waiting chat (the first to accept gets it)."""
+    session = _locked(ticket_id)
+    _check_agent(session, agent)
+    if session.state != ChatState.QUEUED:
+        raise ChatError("taken", "This chat is no longer waiting.")
+    if not queue.can_take(agent):
+        raise ChatError("full", "You have as many chats as you can take.")
+    _move(session, ChatState.AGENT)
+    assign_ticket(ticket=session.ticket, assignee=agent, actor=agent)
+    session.accepted_at, session.offered_to, session.offered_at, session.declined_by = timezone.now(), None, None, []
+    session.save()
+    _announce(session)
+    return session
+
+
+@transaction.atomic
+def decline(*, ticket_id: int, agent) -> None:
+    """An agent lets an offer pass: it goes to the next free agent."""
+    session = _locked(ticket_id)
+    if session.state == ChatState.QUEUED and session.offered_to_id == agent.pk:
+        session.declined_by = [*session.declined_by, agent.pk]
+        _offer(session)
+        session.save()
+        tell([(queue_group(session.ticket.team_id), {"type": "queue_changed"})])
+
+
+@transaction.atomic
+def agent_message(*, ticket_id: int, agent, text: str, client_id: str) -> Message:
+    """The chat's agent answers. A visitor who left the page gets the answer by email (or LINE) as well as in
+    the widget when they come back."""
+    session = _locked(ticket_id)
+    _check_agent(session, agent)
+    if session.state != ChatState.AGENT or session.ticket.assignee_id != agent.pk:
+        raise ChatError("not_yours", "Accept the chat before you answer in it.")
+    return reply(
+        ticket=session.ticket, agent=agent, body_text=text, channel=_answer_channel(session),
+        external_id=f"chat-agent:{agent.pk}:{client_id}",
+    )  # fmt: skip
+
+
+def _answer_channel(session: ChatSession) -> str:
+    if visitor_online(session.pk):
+        return ChannelKind.CHAT
+    customer_id = session.ticket.customer_id
+    if customer_emails(customer_id):
+        return ChannelKind.EMAIL
+    if Identity.objects.filter(customer_id=customer_id, kind=IdentityKind.LINE).exists():
+        return ChannelKind.LINE
+    return ChannelKind.CHAT  # waits in the widget
+
+
+@transaction.atomic
+def agent_note(*, ticket_id: int, agent, text: str, client_id: str) -> Message:
+    session = _locked(ticket_id)
+    _check_agent(session, agent)
+    return add_internal_note(
+        ticket=session.ticket, agent=agent, body_text=text, external_id=f"chat-note:{agent.pk}:{client_id}"
+    )
+
+
+@transaction.atomic
+def transfer(*, ticket_id: int, actor, to_agent=None, to_team: Team | None = None) -> ChatSession:
+    """Give the chat to another agent (theirs at once) or to a team (queued there, offered)."""
+    session = _locked(ticket_id)
+    _check_agent(session, actor)
+    if session.ticket.assignee_id != actor.pk and role_of(actor) not in ("admin", "supervisor"):
+        raise ChatError("not_yours", "Only the chat's agent or a supervisor can transfer it.")
+    if session.state == ChatState.ENDED:
+        raise ChatError("not_allowed", "This chat has ended.")
+    previous = session.ticket.assignee_id
+    try:
+        if to_agent is not None:
+            if not is_staff_role(to_agent):
+                raise ChatError("bad_field", "agent: not an agent.")
+            _move(session, ChatState.AGENT)
+            assign_ticket(ticket=session.ticket, assignee=to_agent, actor=actor)
+            session.accepted_at = timezone.now()
+        else:
+            _move(session, ChatState.QUEUED)
+            assign_ticket(ticket=session.ticket, team=to_team, assignee=None, actor=actor)
+            session.queued_at, session.declined_by = timezone.now(), []
+            _offer(session)
+    except ValidationError as error:
+        raise ChatError("bad_field", "; ".join(error.messages)) from None
+    session.save()
+    _announce(session, also=[previous])
+    return session
+
+
+@transaction.atomic
+def end(*, ticket_id: int, actor) -> ChatSession:
+    """The agent ends the chat: the ticket is solved (the customer can still write: it comes back)."""
+    session = _locked(ticket_id)
+    _check_agent(session, actor)
+    _move(session, ChatState.ENDED)
+    session.ended_at, session.offered_to, session.offered_at = timezone.now(), None, None
+    if session.ticket.status != TicketStatus.SOLVED:
+        change_status(ticket=session.ticket, status=TicketStatus.SOLVED, actor=actor)
+    session.save()
+    _announce(session)
+    return session
+
+
+@transaction.atomic
+def reoffer_waiting() -> int:
+    """Offers that ran out go to the next free agent; chats nobody was free for are offered again."""
+    offered = 0
+    for waiting in queue.expired_offers():
+        session = _locked(waiting.pk)
+        if session.state != ChatState.QUEUED:
+            continue
+        if session.offered_to_id:
+            session.declined_by = [*session.declined_by, session.offered_to_id]
+        before = session.offered_to_id
+        _offer(session)
+        session.save()
+        offered += session.offered_to_id is not None and session.offered_to_id != before
+    return offered
+
+
+def _offer(session: ChatSession) -> None:
+    """Offer a waiting chat to the next free agent of its team (a notification in their console)."""
+    agent = queue.next_agent(session)
+    session.offered_to, session.offered_at = agent, timezone.now() if agent else None
+    sends = [(queue_group(session.ticket.team_id), {"type": "queue_changed"})]
+    if agent is not None:
+        sends.append((user_group(agent.pk), {"type": "offer", "ticket": session.pk}))
+    tell(sends)
+
+
+def _announce(session: ChatSession, *, also: list[int | None] = ()) -> None:
+    """Tell the visitor the chat's state, the agents what became of it."""
+    frame = state_frame(session)
+    changed = {"type": "chat", "ticket": session.pk}
+    sends = [(visitor_group(session.pk), frame), (queue_group(session.ticket.team_id), {"type": "queue_changed"})]
+    sends += [(user_group(user_id), changed) for user_id in {session.ticket.assignee_id, *also} - {None}]
+    sends.append((staff_group(session.pk), changed))
+    tell(sends)
+
+
+# --- Presence of the visitor ----------------------------------------------------------------------------
+
+
+def visitor_seen(ticket_id: int) -> None:
+    cache.set(f"chat:visitor-online:{ticket_id}", 1, timeout=VISITOR_ONLINE_SECONDS)
+
+
+def visitor_left(ticket_id: int) -> None:
+    cache.delete(f"chat:visitor-online:{ticket_id}")
+
+
+def visitor_online(ticket_id: int) -> bool:
+    return bool(cache.get(f"chat:visitor-online:{ticket_id}"))
+
+
+# --- Words --------------------------------------------------------------------------------------------
+
+
+def hours_text(widget: ChatWidget, language: str) -> str:
+    """The support hours in words (the acknowledgement's), for the bot's {hours}."""
+    inbox = widget.inbox
+    hours_id = inbox.business_hours_id or (inbox.team.business_hours_id if inbox.team_id else None)
+    found = schedule(hours_id)
+    if found is None or found.never_open:
+        return ""
+    with override(language):
+        return f"{describe_hours(found)} ({found.time_zone.key})"

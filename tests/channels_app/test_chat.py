@@ -1,0 +1,310 @@
+"""Live chat through the real websocket router: the bot answers, hands off, an agent accepts and answers
+live, a reconnecting widget resyncs, the agent ends the chat; refusals and malformed frames."""
+
+import asyncio
+import hashlib
+import hmac
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async  # closes its connections
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from channels_app.models import ChatSession, ChatWidget
+from customers.models import Customer, Identity
+from helpdesk.asgi import application
+from helpdesk.models import Inbox, Message, Presence, Ticket
+from tests.factories import AgentFactory, CustomerFactory, IdentityFactory, TeamFactory
+
+SITE = "https://shop.example.com"
+
+
+@pytest.fixture
+def support(transactional_db):
+    team = TeamFactory(name="Chat team")
+    inbox = Inbox.objects.create(name="Website chat", kind="chat", team=team)
+    widget = ChatWidget.objects.create(inbox=inbox, allowed_origins=f"{SITE}\nhttp://localhost:8000", ask_name=False)
+    return widget
+
+
+@pytest.fixture
+def online_agent(support):
+    profile = AgentFactory(
+        user__username="aiko", display_name="Aiko", teams=[support.inbox.team], presence=Presence.ONLINE,
+        last_seen_at=timezone.now(),
+    )  # fmt: skip
+    return profile.user
+
+
+def _cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def widget_socket(widget, origin=SITE):
+    socket = WebsocketCommunicator(
+        application, f"/ws/chat/{widget.public_key}/", headers=[(b"origin", origin.encode())]
+    )
+    connected, _ = await socket.connect()
+    return socket, connected
+
+
+async def agent_socket(user):
+    headers = [(b"origin", b"http://localhost")]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(_cookie)(user)))
+    socket = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
+    connected, _ = await socket.connect()
+    return socket, connected
+
+
+async def until(socket, wanted, *, timeout=5.0, seen=None):
+    """Frames until one matches `wanted` (a type, or a predicate); returns it (the others go to `seen`)."""
+    match = wanted if callable(wanted) else (lambda frame: frame["type"] == wanted)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        assert left > 0, f"no {wanted!r} frame; saw {seen}"
+        frame = await socket.receive_json_from(timeout=left)
+        if match(frame):
+            return frame
+        if seen is not None:
+            seen.append(frame)
+
+
+def message_from(author_type, text=None):
+    def match(frame):
+        if frame["type"] != "message":
+            return False
+        message = frame["message"]
+        return message["author_type"] == author_type and (text is None or text in message["text"])
+
+    return match
+
+
+async def hello(socket, **fields):
+    await socket.send_json_to({"type": "hello", "visitor": None, "language": "en", "after_seq": 0, **fields})
+    return await until(socket, "welcome")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_bot_answers_hands_off_agent_accepts_and_they_talk_live_then_the_widget_resyncs_and_the_chat_ends(
+    support, online_agent
+):
+    customer, _ = await widget_socket(support)
+    agent, connected = await agent_socket(online_agent)
+    try:
+        assert connected
+        agent_hello = await until(agent, "hello")
+        assert (agent_hello["agent"]["name"], agent_hello["queue"]) == ("Aiko", [])
+
+        welcome = await hello(customer)
+        visitor = welcome["visitor"]
+        assert welcome["conversation"] is None
+        assert welcome["widget"]["availability"] == "online"
+
+        # The bot answers from its intents.
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "What are your support hours?"})
+        own = await until(customer, message_from("customer"))
+        assert (own["message"]["client_id"], own["message"]["seq"]) == ("c1", 1)
+        answer = await until(customer, message_from("bot"))
+        assert answer["message"]["author_name"] == "Assistant"
+
+        # The customer asks for a person: the bot hands off, the agent is offered the chat.
+        await customer.send_json_to({"type": "message", "client_id": "c2", "text": "I want to talk to a human"})
+        queued = await until(customer, lambda f: f["type"] == "state" and f["state"] == "queued")
+        assert queued["position"] == 1
+        offer = await until(agent, "offer")
+        ticket_id = offer["chat"]["ticket"]
+        assert "support hours" in offer["chat"]["summary"].lower()
+
+        # The agent accepts: they see the whole transcript, bot turns and the hand-off included.
+        await agent.send_json_to({"type": "accept", "ticket": ticket_id})
+        transcript = []
+        await until(agent, "resynced", seen=transcript)
+        kinds = [
+            (frame["message"]["author_type"], frame["message"]["event"])
+            for frame in transcript
+            if frame["type"] == "message"
+        ]
+        assert ("bot", "") in kinds and ("system", "handed_off") in kinds and kinds[0] == ("customer", "")
+        with_agent = await until(customer, lambda f: f["type"] == "state" and f["state"] == "agent")
+        assert with_agent["agent"] == {"name": "Aiko"}
+
+        # Live both ways.
+        await agent.send_json_to({"type": "message", "ticket": ticket_id, "client_id": "a1", "text": "Hi, Aiko here."})
+        live = await until(customer, message_from("agent", "Aiko here"))
+        assert live["message"]["author_name"] == "Aiko"
+        await customer.send_json_to({"type": "message", "client_id": "c3", "text": "Thanks! My order is A-1."})
+        heard = await until(
+            agent, lambda f: f["type"] == "message" and f["message"]["body_text"] == "Thanks! My order is A-1."
+        )
+        assert heard["ticket"] == ticket_id
+        last_seen = heard["message"]["seq"]
+
+        # The customer's socket drops; the agent answers meanwhile; the widget comes back and resyncs.
+        await customer.disconnect()
+        await agent.send_json_to(
+            {"type": "message", "ticket": ticket_id, "client_id": "a2", "text": "Found it: shipped today."}
+        )
+        await until(agent, lambda f: f["type"] == "message" and "shipped today" in f["message"]["body_text"])
+        customer, _ = await widget_socket(support)
+        welcome = await hello(customer, visitor=visitor, after_seq=last_seen)
+        assert welcome["conversation"]["state"] == "agent"
+        missed = await until(customer, message_from("agent", "shipped today"))
+        assert missed["message"]["seq"] > last_seen
+        await until(customer, "resynced")
+
+        # The agent ends the chat: the ticket is solved.
+        await agent.send_json_to({"type": "end", "ticket": ticket_id})
+        await until(customer, lambda f: f["type"] == "state" and f["state"] == "ended")
+        ticket = await sync_to_async(Ticket.objects.get)(pk=ticket_id)
+        assert (ticket.status, ticket.assignee_id) == ("solved", online_agent.pk)
+    finally:
+        await customer.disconnect()
+        await agent.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_after_the_hand_off_the_bot_stays_quiet(support, online_agent):
+    customer, _ = await widget_socket(support)
+    try:
+        await hello(customer)
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+        await until(customer, message_from("bot"))
+        await customer.send_json_to({"type": "human"})
+        await until(customer, lambda f: f["type"] == "state" and f["state"] == "queued")
+        bot_turns = await sync_to_async(Message.objects.filter(author_type="bot").count)()
+
+        await customer.send_json_to({"type": "message", "client_id": "c2", "text": "Hello? What are your hours?"})
+        await until(customer, message_from("customer", "Hello?"))
+        await customer.send_json_to({"type": "ping"})  # frames are handled in order: the turn is over
+        await until(customer, "pong")
+        assert await sync_to_async(Message.objects.filter(author_type="bot").count)() == bot_turns
+    finally:
+        await customer.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_widget_is_refused_on_other_sites_and_for_unknown_keys(support):
+    _, connected = await widget_socket(support, origin="https://evil.example.net")
+    assert not connected
+    socket = WebsocketCommunicator(application, "/ws/chat/nope/", headers=[(b"origin", SITE.encode())])
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_only_staff_open_the_agent_console_and_agents_see_only_chats_they_may(support, online_agent):
+    anonymous, connected = await agent_socket(None)
+    assert connected
+    assert (await anonymous.receive_output(timeout=2))["code"] == 4403
+    plain = await sync_to_async(get_user_model().objects.create_user)("plain", password="x")
+    outsider, _ = await agent_socket(plain)
+    assert (await outsider.receive_output(timeout=2))["code"] == 4403
+
+    restricted_team = await sync_to_async(TeamFactory)(name="Billing", restrict_to_team_tickets=True)
+    billing_agent = await sync_to_async(lambda: AgentFactory(user__username="ben", teams=[restricted_team]).user)()
+    customer, _ = await widget_socket(support)
+    agent, _ = await agent_socket(billing_agent)
+    try:
+        await until(agent, "hello")
+        await hello(customer)
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "hi"})
+        await until(customer, message_from("customer"))
+        ticket_id = await sync_to_async(lambda: ChatSession.objects.get().pk)()
+        for frame in ({"type": "open", "ticket": ticket_id}, {"type": "accept", "ticket": ticket_id}):
+            await agent.send_json_to(frame)
+            error = await until(agent, "error")
+            assert error["code"] == "not_found"
+    finally:
+        await customer.disconnect()
+        await agent.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_malformed_frames_get_an_error_and_a_flood_closes_only_that_socket(support):
+    bad, _ = await widget_socket(support)
+    good, _ = await widget_socket(support)
+    try:
+        await bad.send_json_to({"type": "message", "client_id": "x", "text": "before hello"})
+        assert (await until(bad, "error"))["code"] == "hello_first"
+        await hello(bad)
+        await hello(good)
+        for raw, code in [
+            ("not json", "bad_json"),
+            ("[1, 2]", "bad_frame"),
+            ('{"type": "dance"}', "unknown_type"),
+            ('{"type": "message", "client_id": "x"}', "bad_field"),
+            ('{"type": "message", "client_id": "", "text": "hi"}', "bad_field"),
+            ('{"type": "read", "seq": "7"}', "bad_field"),
+            ('{"type": "profile", "email": "not an address"}', "bad_field"),
+            ("x" * 20_000, "bad_frame"),
+        ]:
+            await bad.send_to(text_data=raw)
+            assert (await until(bad, "error"))["code"] == code, raw
+        await bad.send_to(bytes_data=b"\x00\x01")
+        assert (await until(bad, "error"))["code"] == "bad_frame"
+
+        for _ in range(70):
+            await bad.send_to(text_data='{"type": "ping"}')
+        closed = False
+        try:
+            while True:
+                output = await bad.receive_output(timeout=2)
+                if output["type"] == "websocket.close":
+                    closed = output["code"] == 4429
+                    break
+        except TimeoutError:
+            pass
+        assert closed
+
+        await good.send_json_to({"type": "message", "client_id": "g1", "text": "still here"})
+        assert (await until(good, message_from("customer")))["message"]["text"] == "still here"
+    finally:
+        await bad.disconnect()
+        await good.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_typed_email_never_joins_another_customers_history_but_a_vouched_user_does(support):
+    known = await sync_to_async(CustomerFactory)(name="Hanako")
+    await sync_to_async(IdentityFactory)(customer=known, kind="email", value="hanako@example.jp", verified=True)
+    await sync_to_async(IdentityFactory)(customer=known, kind="external", value=f"site{support.pk}:u-42")
+
+    stranger, _ = await widget_socket(support)
+    try:
+        await hello(stranger)
+        await stranger.send_json_to({"type": "profile", "name": "Not Hanako", "email": "hanako@example.jp"})
+        await until(stranger, "profile")
+        await stranger.send_json_to({"type": "message", "client_id": "s1", "text": "show me my orders"})
+        await until(stranger, message_from("customer"))
+        session = await sync_to_async(ChatSession.objects.select_related("ticket").get)()
+        assert session.ticket.customer_id != known.pk
+        assert session.contact_email == "hanako@example.jp"
+        holder = await sync_to_async(lambda: Identity.objects.get(value="hanako@example.jp").customer_id)()
+        assert holder == known.pk
+    finally:
+        await stranger.disconnect()
+
+    signature = hmac.new(support.identity_secret.encode(), b"u-42", hashlib.sha256).hexdigest()
+    vouched, _ = await widget_socket(support)
+    try:
+        welcome = await hello(vouched, user={"id": "u-42", "hash": signature})
+        assert welcome["customer"]["name"] == "Hanako"
+        forged, _ = await widget_socket(support)
+        welcome = await hello(forged, user={"id": "u-42", "hash": "0" * 64})
+        assert welcome["customer"]["name"] == ""
+        await forged.disconnect()
+    finally:
+        await vouched.disconnect()
+    assert await sync_to_async(Customer.objects.filter(pk=known.pk, merged_into__isnull=True).exists)()

@@ -1,0 +1,190 @@
+"""The chat's rules behind the sockets: answers to a visitor who left go by email, the transcript, files from
+the widget, a customer coming back, transfers, the queue's positions and honest waits."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from channels_app.chat import identity, queue, services
+from channels_app.chat.services import ChatError
+from channels_app.models import ChatSession, ChatState, ChatWidget
+from helpdesk.models import Inbox, Message, Presence
+from tests.factories import AgentFactory, TeamFactory
+
+SITE = "https://shop.example.com"
+
+
+@pytest.fixture
+def widget(db):
+    team = TeamFactory(name="Chat team")
+    inbox = Inbox.objects.create(name="Website chat", kind="chat", team=team)
+    return ChatWidget.objects.create(inbox=inbox, allowed_origins=SITE)
+
+
+def online(team, username, **fields):
+    fields = {"presence": Presence.ONLINE, "last_seen_at": timezone.now(), "display_name": username.title(), **fields}
+    return AgentFactory(user__username=username, teams=[team], **fields).user
+
+
+def start_chat(widget, text="Where is my parcel?", *, email=""):
+    visitor = identity.new_visitor_token()
+    customer = identity.visitor_customer(widget, visitor)
+    if email:
+        identity.remember_contact(customer, email=email)
+    turn = services.customer_message(widget=widget, customer=customer, visitor=visitor, text=text, client_id="c1")
+    return turn.session, visitor
+
+
+def with_agent(widget, agent, **start):
+    session, visitor = start_chat(widget, **start)
+    services.ask_for_person(ticket_id=session.pk)
+    services.accept(ticket_id=session.pk, agent=agent)
+    return ChatSession.objects.get(pk=session.pk), visitor
+
+
+def test_an_answer_to_a_visitor_who_left_goes_by_email_and_stays_in_the_chat(
+    widget, django_capture_on_commit_callbacks
+):
+    agent = online(widget.inbox.team, "aiko")
+    session, _ = with_agent(widget, agent, email="taro@example.jp")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = services.agent_message(ticket_id=session.pk, agent=agent, text="Shipped today.", client_id="a1")
+
+    assert answer.channel == "email"
+    [sent] = mail.outbox
+    assert sent.to == ["taro@example.jp"]
+    assert "Shipped today." in sent.body
+
+
+def test_a_visitor_on_the_page_gets_the_answer_in_the_chat_only(widget):
+    agent = online(widget.inbox.team, "aiko")
+    session, _ = with_agent(widget, agent, email="taro@example.jp")
+    services.visitor_seen(session.pk)
+
+    answer = services.agent_message(ticket_id=session.pk, agent=agent, text="Shipped today.", client_id="a1")
+
+    assert (answer.channel, mail.outbox) == ("chat", [])
+
+
+def test_only_the_chats_agent_answers_and_a_resent_answer_is_stored_once(widget):
+    agent, other = online(widget.inbox.team, "aiko"), online(widget.inbox.team, "ken")
+    session, _ = with_agent(widget, agent)
+    with pytest.raises(ChatError) as refused:
+        services.agent_message(ticket_id=session.pk, agent=other, text="Me too", client_id="k1")
+    assert refused.value.code == "not_yours"
+
+    first = services.agent_message(ticket_id=session.pk, agent=agent, text="Hi", client_id="a1")
+    again = services.agent_message(ticket_id=session.pk, agent=agent, text="Hi", client_id="a1")
+    assert first.pk == again.pk
+
+
+def test_the_transcript_goes_only_to_the_visitors_own_address_three_times_at_most(
+    widget, django_capture_on_commit_callbacks
+):
+    session, _ = start_chat(widget, email="taro@example.jp")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.send_transcript(ticket_id=session.pk) == "taro@example.jp"
+    [sent] = mail.outbox
+    assert "Where is my parcel?" in sent.body
+    with pytest.raises(ChatError):
+        services.send_transcript(ticket_id=session.pk, email="someone@else.example")
+    services.send_transcript(ticket_id=session.pk)
+    services.send_transcript(ticket_id=session.pk)
+    with pytest.raises(ChatError) as refused:
+        services.send_transcript(ticket_id=session.pk)
+    assert refused.value.code == "rate_limited"
+
+
+def test_a_customer_coming_back_to_an_ended_chat_gets_their_agent_or_the_queue_or_the_bot_if_configured(widget):
+    agent = online(widget.inbox.team, "aiko")
+    session, visitor = with_agent(widget, agent)
+    services.end(ticket_id=session.pk, actor=agent)
+    customer = ChatSession.objects.get(pk=session.pk).ticket.customer
+
+    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="One more", client_id="c2",
+                              ticket_id=session.pk)  # fmt: skip
+    session.refresh_from_db()
+    assert (session.state, session.ticket.status, session.ticket.assignee) == (ChatState.AGENT, "open", agent)
+
+    services.end(ticket_id=session.pk, actor=agent)
+    AgentFactory._meta.model.objects.filter(user=agent).update(presence=Presence.OFFLINE)
+    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="Hello?", client_id="c3",
+                              ticket_id=session.pk)  # fmt: skip
+    session.refresh_from_db()
+    assert (session.state, session.ticket.assignee) == (ChatState.QUEUED, None)
+
+    widget.bot_takes_returning_customers = True
+    widget.save()
+    services.end(ticket_id=session.pk, actor=agent)
+    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="Hi again", client_id="c4",
+                              ticket_id=session.pk)  # fmt: skip
+    session.refresh_from_db()
+    assert (session.state, session.ticket.status) == (ChatState.BOT, "bot")
+
+
+def test_a_transfer_to_a_team_queues_the_chat_there_and_offers_it_to_that_teams_agent(widget):
+    agent = online(widget.inbox.team, "aiko")
+    billing = TeamFactory(name="Billing")
+    ben = online(billing, "ben")
+    session, _ = with_agent(widget, agent)
+
+    services.transfer(ticket_id=session.pk, actor=agent, to_team=billing)
+
+    session.refresh_from_db()
+    assert (session.state, session.ticket.team, session.ticket.assignee, session.offered_to) == (
+        ChatState.QUEUED, billing, None, ben,
+    )  # fmt: skip
+    services.accept(ticket_id=session.pk, agent=ben)
+    with pytest.raises(ChatError) as refused:
+        services.accept(ticket_id=session.pk, agent=agent)
+    assert refused.value.code in ("taken", "not_found")
+
+
+def test_queue_positions_and_an_honest_wait_from_recent_chats(widget):
+    first, _ = start_chat(widget)
+    second, _ = start_chat(widget)
+    for session in (first, second):
+        services.ask_for_person(ticket_id=session.pk)
+    first, second = ChatSession.objects.get(pk=first.pk), ChatSession.objects.get(pk=second.pk)
+    assert (queue.position(first), queue.position(second)) == (1, 2)
+    assert queue.expected_wait(second) is None  # no history yet: no promise
+
+    now = timezone.now()
+    for minutes in (2, 4, 6):
+        done, _ = start_chat(widget)
+        ChatSession.objects.filter(pk=done.pk).update(
+            state=ChatState.ENDED,
+            queued_at=now - timedelta(minutes=30),
+            accepted_at=now - timedelta(minutes=30 - minutes),
+        )
+    assert queue.expected_wait(second) == timedelta(minutes=4) * 2  # median 4 min, two chats ahead, nobody free
+
+
+def test_files_from_the_widget_are_stored_for_the_visitor_and_served_only_to_them(widget, settings):
+    session, visitor = start_chat(widget)
+    client = Client(HTTP_ORIGIN=SITE)
+    url = f"/chat/{widget.public_key}/upload/"
+    picture = SimpleUploadedFile("parcel.png", b"\x89PNG fake", content_type="image/png")
+
+    response = client.post(url, {"visitor": visitor, "client_id": "f1", "file": picture})
+
+    assert response.status_code == 201
+    assert response["Access-Control-Allow-Origin"] == SITE
+    message = Message.objects.get(ticket=session.ticket, attachments__isnull=False)
+    from channels_app.chat.serializers import attachment_url
+
+    own_link = attachment_url(message.attachments.get().pk, visitor)
+    assert b"".join(Client().get(own_link).streaming_content) == b"\x89PNG fake"
+    assert Client().get(attachment_url(message.attachments.get().pk, "someone-else-token-xyz")).status_code == 404
+
+    script = SimpleUploadedFile("x.html", b"<script>", content_type="text/html")
+    assert client.post(url, {"visitor": visitor, "client_id": "f2", "file": script}).status_code == 415
+    assert Client(HTTP_ORIGIN="https://evil.example").post(url, {"visitor": visitor}).status_code == 403
+    other = identity.new_visitor_token()
+    assert client.post(url, {"visitor": other, "client_id": "f3", "file": picture}).status_code == 404
