@@ -147,27 +147,33 @@ class WidgetConsumer(_Frames):
         if self.visitor is not None:
             raise FrameError("not_allowed", "Hello once per socket.")
         token = frame.get("visitor")
-        visitor = token if isinstance(token, str) and identity.VISITOR_TOKEN.match(token) else None
         self.language = frames.language(frame)
         self.page = frames.optional_text(frame, "page", limit=500)
         after_seq = frames.whole_number(frame, "after_seq", default=0)
-        welcome = await self._welcome(visitor or identity.new_visitor_token(), frame.get("user"))
+        welcome = await self._welcome(token if isinstance(token, str) else "", frame.get("user"))
         await self.send_json(welcome)
         if self.ticket_id:
             await self._follow(self.ticket_id)
             await self._resync(after_seq)
 
     @database_sync_to_async
-    def _welcome(self, visitor: str, user) -> dict:
-        customer = identity.visitor_customer(self.widget, visitor, user=user)
-        self.visitor, self.customer_id = visitor, customer.pk
-        session = (
-            ChatSession.objects.filter(widget=self.widget, ticket__customer=customer)
-            .exclude(ticket__status=TicketStatus.CLOSED)
-            .select_related("ticket__assignee__agent_profile", "ticket__team", "widget__inbox__team")
-            .order_by("-created_at")
-            .first()
-        )
+    def _welcome(self, token: str, user) -> dict:
+        """Who the visitor is: the customer their token names, or (a token we never issued, or none) a new
+        token whose customer is created only when they write. A vouched user is known at once."""
+        customer = identity.known_visitor(token) if identity.VISITOR_TOKEN.match(token) else None
+        visitor = token if customer is not None else identity.new_visitor_token()
+        if customer is not None or identity.vouched_user_id(self.widget, user) is not None:
+            customer = identity.visitor_customer(self.widget, visitor, user=user)
+        self.visitor, self.customer_id = visitor, customer.pk if customer else None
+        session = None
+        if customer is not None:
+            session = (
+                ChatSession.objects.filter(widget=self.widget, ticket__customer=customer)
+                .exclude(ticket__status=TicketStatus.CLOSED)
+                .select_related("ticket__assignee__agent_profile", "ticket__team", "widget__inbox__team")
+                .order_by("-created_at")
+                .first()
+            )
         conversation = None
         if session is not None:
             self.ticket_id, self.contact_email = session.pk, session.contact_email
@@ -176,7 +182,8 @@ class WidgetConsumer(_Frames):
             services.visitor_seen(session.pk)
         available = queue.availability(widget=self.widget, team_id=self.widget.inbox.team_id)
         ja = self.language == "ja"
-        emails = services.customer_emails(customer.pk)
+        emails = services.customer_emails(customer.pk) if customer else []
+        name = customer.name if customer else ""
         return {
             "type": "welcome",
             "visitor": visitor,
@@ -184,15 +191,22 @@ class WidgetConsumer(_Frames):
             "widget": {
                 "title": self.widget.title_ja if ja else self.widget.title,
                 "greeting": self.widget.greeting_ja if ja else self.widget.greeting,
-                "ask_name": self.widget.ask_name and not customer.name,
+                "ask_name": self.widget.ask_name and not name,
                 "ask_email": self.widget.ask_email and not emails and not self.contact_email,
                 "require_email": self.widget.require_email,
                 "open_now": available.open_now,
                 "hours": services.hours_text(self.widget, self.language or "en"),
                 "availability": available.status,
             },
-            "customer": {"name": customer.name, "email": self.contact_email or next(iter(emails), "")},
+            "customer": {"name": name, "email": self.contact_email or next(iter(emails), "")},
         }
+
+    def _customer(self) -> Customer:
+        """The visitor's customer, created with their token the first time they write or give their name."""
+        if self.customer_id is None:
+            self.customer_id = identity.visitor_customer(self.widget, self.visitor).pk
+        customer = Customer.objects.get(pk=self.customer_id)
+        return customer.merged_into or customer
 
     async def on_message(self, frame):
         client_id = frames.client_id(frame)
@@ -216,9 +230,8 @@ class WidgetConsumer(_Frames):
 
     @database_sync_to_async
     def _post(self, text: str, client_id: str) -> services.CustomerTurn:
-        customer = Customer.objects.get(pk=self.customer_id)
         turn = services.customer_message(
-            widget=self.widget, customer=customer.merged_into or customer, visitor=self.visitor, text=text,
+            widget=self.widget, customer=self._customer(), visitor=self.visitor, text=text,
             client_id=client_id, language=self.language, page=self.page, contact_email=self.contact_email,
             ticket_id=self.ticket_id,
         )  # fmt: skip
@@ -238,7 +251,7 @@ class WidgetConsumer(_Frames):
 
     @database_sync_to_async
     def _remember(self, name: str, email: str) -> tuple[str, str]:
-        kept = identity.remember_contact(Customer.objects.get(pk=self.customer_id), name=name, email=email)
+        kept = identity.remember_contact(self._customer(), name=name, email=email)
         if email:
             self.contact_email = kept[1]
             if self.ticket_id:

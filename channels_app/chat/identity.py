@@ -19,7 +19,7 @@ import secrets
 from django.core.exceptions import ValidationError
 
 from channels_app.models import ChatWidget
-from customers.models import Customer, IdentityKind
+from customers.models import Customer, Identity, IdentityKind
 from customers.services import IdentityConflict, claim_identity, identify_customer, update_customer
 
 VISITOR_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -41,8 +41,20 @@ def vouched_user_id(widget: ChatWidget, user: object) -> str | None:
     return user_id if hmac.compare_digest(expected, given.strip().lower()) else None
 
 
+def known_visitor(visitor: str) -> Customer | None:
+    """The customer a visitor token already names (None: a token this helpdesk never issued, or unused)."""
+    found = Identity.objects.select_related("customer__merged_into").filter(
+        kind=IdentityKind.CHAT_VISITOR, value=visitor
+    )
+    identity = found.first()
+    if identity is None:
+        return None
+    return identity.customer.merged_into or identity.customer
+
+
 def visitor_customer(widget: ChatWidget, visitor: str, *, user: object = None) -> Customer:
-    """The customer behind a visitor token, joined to the vouched user if the site vouches for one."""
+    """The customer behind a visitor token (created with it), joined to the vouched user if the site vouches
+    for one."""
     customer = identify_customer(kind=IdentityKind.CHAT_VISITOR, value=visitor).customer
     customer = customer.merged_into or customer
     user_id = vouched_user_id(widget, user)

@@ -308,3 +308,21 @@ async def test_a_typed_email_never_joins_another_customers_history_but_a_vouched
     finally:
         await vouched.disconnect()
     assert await sync_to_async(Customer.objects.filter(pk=known.pk, merged_into__isnull=True).exists)()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_token_the_helpdesk_never_issued_is_replaced_and_saying_hello_creates_nobody(support):
+    socket, _ = await widget_socket(support)
+    try:
+        made_up = "A" * 32
+        welcome = await hello(socket, visitor=made_up)
+        assert welcome["visitor"] != made_up
+        assert not await sync_to_async(Customer.objects.exists)()
+
+        await socket.send_json_to({"type": "message", "client_id": "c1", "text": "hi"})
+        await until(socket, message_from("customer"))
+        identity = await sync_to_async(Identity.objects.get)(kind="chat_visitor")
+        assert identity.value == welcome["visitor"]
+    finally:
+        await socket.disconnect()
