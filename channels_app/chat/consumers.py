@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import override
 
 from channels_app.chat import frames, identity, queue, services
 from channels_app.chat.frames import FrameError
@@ -27,6 +28,7 @@ from channels_app.chat.services import ChatError
 from channels_app.models import ChatSession, ChatState, ChatWidget
 from customers.models import Customer
 from helpdesk.api.serializers import MessageSerializer
+from helpdesk.event_text import describe
 from helpdesk.models import AgentProfile, Message, Presence, Team, Ticket, TicketStatus
 from helpdesk.realtime import ticket_group, user_group
 from helpdesk.selectors.access import is_staff_role, restricted_team_ids, ticket_access
@@ -217,7 +219,9 @@ class WidgetConsumer(_Frames):
         if turn.session.pk != self.ticket_id:
             self.ticket_id = turn.session.pk
             await self._follow(self.ticket_id)
-            await self._resync(0)  # the message was pushed before this socket followed the chat
+            # The message and the chat's state were pushed before this socket followed the chat.
+            await self._resync(0)
+            await self.send_json(await database_sync_to_async(state_frame)(turn.session))
         if turn.created and turn.session.state == ChatState.BOT:
             await database_sync_to_async(services.bot_turn)(ticket_id=self.ticket_id, text=text)
 
@@ -375,6 +379,7 @@ class AgentConsumer(_Frames):
         self.queues = [*(teams if teams is not None else all_teams), None]
         _sockets(self.user.pk, +1)
         profile = _set_presence(self.user, Presence.ONLINE)
+        self.language = profile.language or "en"
         return {
             "type": "hello",
             "agent": {
@@ -443,7 +448,14 @@ class AgentConsumer(_Frames):
         except Ticket.DoesNotExist:
             return None
         rows = ticket_timeline(user=self.user, ticket=ticket).filter(seq__gt=after_seq)[:RESYNC_LIMIT]
-        return MessageSerializer(rows, many=True).data
+        return [self._worded(message) for message in MessageSerializer(rows, many=True).data]
+
+    def _worded(self, message: dict) -> dict:
+        """A system event's words in the agent's language (`event_text`), beside the stored English."""
+        if message.get("event"):
+            with override(self.language):
+                message = {**message, "event_text": describe(message["event"], message["data"], message["body_text"])}
+        return message
 
     async def on_close_view(self, frame):
         ticket_id = frames.whole_number(frame, "ticket")
@@ -532,7 +544,7 @@ class AgentConsumer(_Frames):
             messages = await self._timeline(ticket_id, payload["seq"] - 1)
             message = messages[0] if messages else None
         if message is not None:
-            await self.send_json({"type": "message", "ticket": ticket_id, "message": message})
+            await self.send_json({"type": "message", "ticket": ticket_id, "message": self._worded(message)})
 
 
 def _set_presence(user, presence: str | None) -> AgentProfile:

@@ -247,7 +247,7 @@ async def test_malformed_frames_get_an_error_and_a_flood_closes_only_that_socket
             ('{"type": "message", "client_id": "", "text": "hi"}', "bad_field"),
             ('{"type": "read", "seq": "7"}', "bad_field"),
             ('{"type": "profile", "email": "not an address"}', "bad_field"),
-            ("x" * 20_000, "bad_frame"),
+            ("x" * 70_000, "bad_frame"),
         ]:
             await bad.send_to(text_data=raw)
             assert (await until(bad, "error"))["code"] == code, raw
