@@ -37,7 +37,7 @@ from channels_app.pipeline import receive
 from customers.models import ChannelKind, Customer, Identity, IdentityKind
 from helpdesk.configuration import cached
 from helpdesk.event_text import describe_in_english
-from helpdesk.models import AuthorType, Message, Team, Ticket, TicketStatus
+from helpdesk.models import AuthorType, Message, Priority, Team, Ticket, TicketStatus
 from helpdesk.realtime import user_group
 from helpdesk.selectors.access import is_staff_role, role_of, ticket_access
 from helpdesk.services.messages import post_message, record_event
@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 VISITOR_ONLINE_SECONDS = 60  # a widget socket says it is there at least this often (hello, ping)
 MAX_TRANSCRIPTS = 3
+PEOPLE_FIRST = (Priority.HIGH, Priority.URGENT)  # chats routed at these priorities skip the bot
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     ChatState.BOT: frozenset({ChatState.QUEUED, ChatState.ENDED}),
@@ -207,6 +208,8 @@ def bot_turn(*, ticket_id: int, text: str) -> None:
         language=language,
         hours_text=hours_text(widget, language or "en"),
         wait_text="" if availability.agents_free else _("a while"),
+        # A rule: routing made the chat urgent or high priority (a VIP, a keyword): a person takes it at once.
+        hand_off_now=session.ticket.priority in PEOPLE_FIRST,
     )
     answer = respond(BotState.from_dict(session.bot_state), text, context=context)
     session.bot_state = answer.state.to_dict()

@@ -188,3 +188,16 @@ def test_files_from_the_widget_are_stored_for_the_visitor_and_served_only_to_the
     assert Client(HTTP_ORIGIN="https://evil.example").post(url, {"visitor": visitor}).status_code == 403
     other = identity.new_visitor_token()
     assert client.post(url, {"visitor": other, "client_id": "f3", "file": picture}).status_code == 404
+
+
+def test_a_chat_routed_as_urgent_goes_to_a_person_at_once_by_rule(widget):
+    from helpdesk.models import RoutingRule
+
+    RoutingRule.objects.create(name="Outages", keywords="outage, 障害", set_priority="urgent")
+    session, _ = start_chat(widget, text="Is there an outage? Nothing works")
+
+    services.bot_turn(ticket_id=session.pk, text="Is there an outage? Nothing works")
+
+    session.refresh_from_db()
+    assert session.state == ChatState.QUEUED
+    assert session.ticket.messages.get(event="handed_off").data["reason"] == "rule"
