@@ -51,7 +51,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "display_name", "role", "capacity", "presence", "last_seen_at"]
+    list_display = ["user", "display_name", "role", "capacity", "chat_capacity", "presence", "last_seen_at"]
     list_filter = ["role", "presence", "teams", "language"]
     search_fields = ["user__username", "user__email", "display_name"]
     filter_horizontal = ["teams"]
