@@ -29,6 +29,11 @@ def mask(secret: str) -> str:
     return f"••••{secret[-4:]}" if len(secret) > 8 else ("••••" if secret else "")
 
 
+def raw_preview(data) -> str:
+    """The start of a raw item (mail, event JSON) as text, escaped."""
+    return format_html("<pre style='white-space:pre-wrap'>{}</pre>", bytes(data[:20_000]).decode("utf-8", "replace"))
+
+
 class SecretInput(forms.PasswordInput):
     """Never renders the stored secret; leaving it empty keeps the current one."""
 
@@ -100,9 +105,7 @@ class QuarantineAdmin(admin.ModelAdmin):
 
     @admin.display(description="Raw item (first 20 KB)")
     def preview(self, item):
-        return format_html(
-            "<pre style='white-space:pre-wrap'>{}</pre>", bytes(item.raw[:20_000]).decode("utf-8", "replace")
-        )
+        return raw_preview(item.raw)
 
     @admin.action(description="Try to store the selected items again")
     def retry(self, request, queryset):
@@ -226,9 +229,7 @@ class InboundItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="Payload (first 20 KB)")
     def preview(self, item):
-        return format_html(
-            "<pre style='white-space:pre-wrap'>{}</pre>", bytes(item.payload[:20_000]).decode("utf-8", "replace")
-        )
+        return raw_preview(item.payload)
 
     @admin.action(description="Process the selected failed items again")
     def requeue(self, request, queryset):
