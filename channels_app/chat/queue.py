@@ -132,14 +132,6 @@ def can_take(user) -> bool:
     return profile is not None and chat_load(user) < profile.chat_capacity
 
 
-def agents_of_teams(team_ids: set[int | None]) -> list[int]:
-    """User ids of the active agents who see these teams' queues (a chat without a team: every agent)."""
-    agents = AgentProfile.objects.filter(user__is_active=True)
-    if None not in team_ids:
-        agents = agents.filter(Q(teams__in=team_ids) | Q(role__in=["admin", "supervisor"]))
-    return list(agents.values_list("user_id", flat=True).distinct())
-
-
 def expired_offers(*, now: datetime | None = None) -> list[ChatSession]:
     """Waiting chats whose offer ran out (or was never made: an agent may have come online since)."""
     now = now or timezone.now()

@@ -54,16 +54,6 @@ class TicketFacts:
     text: str  # subject and first message, normalized
 
 
-@dataclasses.dataclass(frozen=True)
-class RoutingOutcome:
-    rule_ids: tuple[int, ...] = ()  # the rules that matched, in the order applied
-    team_id: int | None = None
-    priority: str = ""
-    tags_added: tuple[str, ...] = ()
-    assignee_id: int | None = None
-    assigned_by: str = ""  # "rule", "round_robin", "least_load", or "" for nobody
-
-
 def normalize(text: str) -> str:
     """Case- and width-insensitive form: ＲＥＦＵＮＤ, Refund and refund agree, and so do ｶﾞ and ガ."""
     return unicodedata.normalize("NFKC", text).casefold()
