@@ -1,6 +1,7 @@
 import multiprocessing
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.utils import translation
@@ -32,6 +33,15 @@ def _test_settings(settings, tmp_path):
     cache.clear()  # rate-limit counters must not leak between tests (or runs, on Redis)
     configuration.forget()  # nor configuration cached from another test's database
     translation.activate("en")  # a Japanese request in an earlier test must not change this one's language
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets a channel layer of its own. A socket still receiving when an earlier test's event loop
+    closed leaves that loop's receive lock in the layer, and the next test's sockets would fail on it."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

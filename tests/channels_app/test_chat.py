@@ -193,11 +193,13 @@ async def test_after_the_hand_off_the_bot_stays_quiet(support, online_agent):
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_the_widget_is_refused_on_other_sites_and_for_unknown_keys(support):
-    _, connected = await widget_socket(support, origin="https://evil.example.net")
+    foreign, connected = await widget_socket(support, origin="https://evil.example.net")
     assert not connected
-    socket = WebsocketCommunicator(application, "/ws/chat/nope/", headers=[(b"origin", SITE.encode())])
-    connected, _ = await socket.connect()
+    unknown = WebsocketCommunicator(application, "/ws/chat/nope/", headers=[(b"origin", SITE.encode())])
+    connected, _ = await unknown.connect()
     assert not connected
+    for socket in (foreign, unknown):
+        await socket.disconnect()
 
 
 @pytest.mark.asyncio
@@ -209,6 +211,8 @@ async def test_only_staff_open_the_agent_console_and_agents_see_only_chats_they_
     plain = await sync_to_async(get_user_model().objects.create_user)("plain", password="x")
     outsider, _ = await agent_socket(plain)
     assert (await outsider.receive_output(timeout=2))["code"] == 4403
+    for refused in (anonymous, outsider):
+        await refused.disconnect()
 
     restricted_team = await sync_to_async(TeamFactory)(name="Billing", restrict_to_team_tickets=True)
     billing_agent = await sync_to_async(lambda: AgentFactory(user__username="ben", teams=[restricted_team]).user)()
