@@ -84,7 +84,8 @@ def _route_channels(channel: str) -> tuple[str, ...]:
 def attempt(delivery_id: int) -> Delivery:
     """One try at sending; safe to call again (a sent delivery is never sent twice)."""
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("message__ticket").get(pk=delivery_id)
+        deliveries = Delivery.objects.select_for_update(of=("self",)).select_related("message__ticket")
+        delivery = deliveries.get(pk=delivery_id)
         if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
             return delivery
         delivery.attempts += 1

@@ -31,8 +31,11 @@ class DomainEvent:
     name: ClassVar[str]
 
     def payload(self) -> dict:
-        """The event as plain JSON data, with its name under "type" (events hold only JSON values)."""
-        return {"type": self.name, **{field.name: getattr(self, field.name) for field in dataclasses.fields(self)}}
+        """The event as plain JSON data, with its name under "type". Events hold JSON values, and at most an
+        in-process object for subscribers in the same process, in a field marked `local` (never in the
+        payload)."""
+        fields = (field for field in dataclasses.fields(self) if not field.metadata.get("local"))
+        return {"type": self.name, **{field.name: getattr(self, field.name) for field in fields}}
 
 
 Handler = Callable[[DomainEvent], None]

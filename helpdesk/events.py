@@ -48,6 +48,9 @@ class MessageCreated(DomainEvent):
     channel: str
     author_type: str
     is_public: bool
+    # The message as posted, for in-process subscribers (realtime serializes it without reading it back);
+    # None when it had attachments. Not in the payload.
+    message: object = dataclasses.field(default=None, compare=False, repr=False, metadata={"local": True})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

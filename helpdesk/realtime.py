@@ -9,6 +9,7 @@ Groups (the websocket protocol in docs/chat-protocol.md subscribes sockets to th
 """
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -72,7 +73,7 @@ def send_to_groups(events: list[DomainEvent]) -> None:
     layer = get_channel_layer()
     listened = _listened(layer, {group for group, _ in sends})
     sends = [(group, event) for group, event in sends if group in listened]
-    messages = _serialized_messages({e.message_id for _, e in sends if isinstance(e, MessageCreated)})
+    messages = _serialized_messages([e for _, e in sends if isinstance(e, MessageCreated)])
     send([(group, _group_message(event, messages.get(getattr(event, "message_id", None)))) for group, event in sends])
 
 
@@ -108,17 +109,40 @@ def _listened(layer, groups: set[str]) -> set[str]:
     return {group for group in groups if members.get(group)} if isinstance(members, dict) else groups
 
 
-def _serialized_messages(ids: set[int]) -> dict[int, dict]:
-    if not ids:
-        return {}
-    from helpdesk.api.serializers import MessageSerializer  # the API's shape; imported late: DRF settings
+def _serialized_messages(events: list[MessageCreated]) -> dict[int, dict]:
+    """The messages as the REST timeline shows them: those just posted from the instances their events carry
+    (they have no attachments), the others read back."""
+    serialized = {}
+    for event in events:
+        if event.message is not None and event.message.pk is not None and event.message_id not in serialized:
+            serialized[event.message_id] = _just_posted().to_representation(event.message)
+    missing = {event.message_id for event in events} - serialized.keys()
+    if missing:
+        from helpdesk.api.serializers import MessageSerializer  # the API's shape; imported late: DRF settings
 
-    rows = (
-        Message.objects.filter(pk__in=ids)
-        .select_related("author_user__agent_profile", "author_customer")
-        .prefetch_related("attachments")
-    )
-    return {row["id"]: row for row in MessageSerializer(rows, many=True).data}
+        rows = (
+            Message.objects.filter(pk__in=missing)
+            .select_related("author_user__agent_profile", "author_customer")
+            .prefetch_related("attachments")
+        )
+        serialized |= {row["id"]: row for row in MessageSerializer(rows, many=True).data}
+    return serialized
+
+
+@functools.cache
+def _just_posted():
+    """One serializer for the messages just posted, its fields built once (they cost more than the message)."""
+    from rest_framework import serializers
+
+    from helpdesk.api.serializers import MessageSerializer
+
+    class JustPosted(MessageSerializer):
+        attachments = serializers.SerializerMethodField()
+
+        def get_attachments(self, message) -> list:
+            return []  # a message with attachments is read back from the database
+
+    return JustPosted()
 
 
 class _LayerLoop:

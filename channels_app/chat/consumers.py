@@ -3,13 +3,18 @@ docs/chat-protocol.md ("Live chat").
 
 Each socket is authorized in `connect()` before it joins any group: the widget by its key and the page's
 Origin (the widget's allowed origins), the console by the Django session of a staff user. Frames only route
-to the chat services (database work in `database_sync_to_async`); a bad frame gets an `error` and the socket
-stays open, never touching other sockets.
+to the chat services (database work in `database_sync_to_async`: one thread per process, which measured
+faster than a pool, see docs/performance.md); a bad frame gets an `error` and the socket stays open, never
+touching other sockets.
+
+A socket's frames are handled one at a time, in order, by a task of the socket's own: meanwhile the consumer
+goes on forwarding what the channel layer brings (an agent writing in one chat still sees the others live).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 
@@ -26,13 +31,14 @@ from channels_app.chat.realtime import CHAT_MESSAGE_TYPE, queue_group, staff_gro
 from channels_app.chat.serializers import chat_summary, state_frame, widget_message
 from channels_app.chat.services import ChatError
 from channels_app.models import ChatSession, ChatState, ChatWidget
-from customers.models import Customer
 from helpdesk.api.serializers import MessageSerializer
 from helpdesk.event_text import describe
 from helpdesk.models import AgentProfile, Message, Presence, Team, Ticket, TicketStatus
 from helpdesk.realtime import ticket_group, user_group
 from helpdesk.selectors.access import is_staff_role, restricted_team_ids, ticket_access
 from helpdesk.selectors.tickets import ticket_timeline
+
+logger = logging.getLogger(__name__)
 
 HELLO_SECONDS = 10
 RESYNC_LIMIT = 500
@@ -42,6 +48,8 @@ FLOOD_LIMIT = 60  # frames per window; beyond: the socket is closed
 CLOSE_BAD_HELLO = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_FLOOD = 4429
+CLOSE_SERVER_ERROR = 1011
+DRAIN_SECONDS = 10  # a closing socket's frames already received are still handled, this long at most
 
 
 class _Frames(AsyncJsonWebsocketConsumer):
@@ -53,11 +61,41 @@ class _Frames(AsyncJsonWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self._seen: deque[float] = deque()
         self._groups: set[str] = set()
+        self._frames: asyncio.Queue = asyncio.Queue()
+        self._worker: asyncio.Task | None = None
 
     async def receive(self, text_data=None, bytes_data=None):
         if self._flooding():
             await self.close(code=CLOSE_FLOOD)
             return
+        self._frames.put_nowait((text_data, bytes_data))  # bounded by the flood limit
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            text_data, bytes_data = await self._frames.get()
+            try:
+                await self._handle(text_data, bytes_data)
+            except Exception:
+                logger.exception("chat socket: a frame failed; closing the socket")
+                await self.close(code=CLOSE_SERVER_ERROR)
+                return
+            finally:
+                self._frames.task_done()
+
+    async def websocket_disconnect(self, message):
+        """The frames received before the close are handled first (a message sent just before leaving is
+        kept), then the consumer's own `disconnect`."""
+        if self._worker is not None and not self._worker.done():
+            try:
+                await asyncio.wait_for(self._frames.join(), timeout=DRAIN_SECONDS)
+            except TimeoutError:
+                logger.warning("chat socket: %d frames not handled before the close", self._frames.qsize())
+            self._worker.cancel()
+        await super().websocket_disconnect(message)
+
+    async def _handle(self, text_data, bytes_data) -> None:
         try:
             frame = frames.decode(text_data, bytes_data)
             handler = self.handlers.get(frame["type"])
@@ -203,12 +241,11 @@ class WidgetConsumer(_Frames):
             "customer": {"name": name, "email": self.contact_email or next(iter(emails), "")},
         }
 
-    def _customer(self) -> Customer:
+    def _customer_id(self) -> int:
         """The visitor's customer, created with their token the first time they write or give their name."""
         if self.customer_id is None:
             self.customer_id = identity.visitor_customer(self.widget, self.visitor).pk
-        customer = Customer.objects.get(pk=self.customer_id)
-        return customer.merged_into or customer
+        return self.customer_id
 
     async def on_message(self, frame):
         client_id = frames.client_id(frame)
@@ -235,7 +272,7 @@ class WidgetConsumer(_Frames):
     @database_sync_to_async
     def _post(self, text: str, client_id: str) -> services.CustomerTurn:
         turn = services.customer_message(
-            widget=self.widget, customer=self._customer(), visitor=self.visitor, text=text,
+            widget=self.widget, customer_id=self._customer_id(), visitor=self.visitor, text=text,
             client_id=client_id, language=self.language, page=self.page, contact_email=self.contact_email,
             ticket_id=self.ticket_id,
         )  # fmt: skip
@@ -255,7 +292,7 @@ class WidgetConsumer(_Frames):
 
     @database_sync_to_async
     def _remember(self, name: str, email: str) -> tuple[str, str]:
-        kept = identity.remember_contact(self._customer(), name=name, email=email)
+        kept = identity.remember_contact(services.current_customer(self._customer_id()), name=name, email=email)
         if email:
             self.contact_email = kept[1]
             if self.ticket_id:

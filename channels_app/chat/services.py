@@ -87,8 +87,22 @@ def _move(session: ChatSession, state: str) -> None:
 
 
 def _locked(ticket_id: int) -> ChatSession:
-    Ticket.objects.select_for_update().filter(pk=ticket_id).first()  # the ticket first, then the chat
-    return ChatSession.objects.select_for_update().select_related("widget__inbox", "ticket").get(pk=ticket_id)
+    session = _lock(ticket_id)
+    if session is None:
+        raise ChatError("not_found", "No such chat.")
+    return session
+
+
+def _lock(ticket_id: int) -> ChatSession | None:
+    """The chat and its ticket, both locked (the ticket first, as every ticket service does)."""
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=ticket_id).first()
+    if ticket is None:
+        return None
+    session = ChatSession.objects.select_for_update(of=("self",)).select_related("widget__inbox")
+    session = session.filter(pk=ticket_id).first()
+    if session is not None:
+        session.ticket = ticket
+    return session
 
 
 # --- The customer -------------------------------------------------------------------------------------
@@ -98,7 +112,7 @@ def _locked(ticket_id: int) -> ChatSession:
 def customer_message(
     *,
     widget: ChatWidget,
-    customer: Customer,
+    customer_id: int,
     visitor: str,
     text: str,
     client_id: str,
@@ -110,8 +124,9 @@ def customer_message(
     """The visitor writes. The first message opens the chat through the inbound pipeline (identified,
     threaded: a customer with an open ticket continues it, routed); later ones go on the chat's ticket."""
     external_id = f"chat:{visitor}:{client_id}"
-    session = _open_session(ticket_id)
-    if session is None:
+    session = _lock(ticket_id) if ticket_id is not None else None
+    if session is None or session.ticket.status == TicketStatus.CLOSED:  # a new chat
+        customer = current_customer(customer_id)
         received = receive(
             inbox=widget.inbox,
             inbound=InboundMessage(
@@ -127,23 +142,19 @@ def customer_message(
         )
         session, new_chat = _session_for(received.ticket, widget, visitor, language, page, contact_email)
         return CustomerTurn(session, received.message, received.outcome == "stored", new_chat)
-    session = _locked(session.pk)
-    resent = Message.objects.filter(inbox_id=widget.inbox_id, external_id=external_id).first()
-    if resent is not None:
-        return CustomerTurn(session, resent, False, False)
-    if session.state == ChatState.ENDED:
+    resend = Message.objects.filter(inbox_id=widget.inbox_id, external_id=external_id)
+    if session.state == ChatState.ENDED and not resend.exists():
         _customer_returns(session)
+    last_seq = session.ticket.last_message_seq  # the ticket is locked: a new message is numbered after it
     message = receive_customer_message(
         ticket=session.ticket, body_text=text, channel=ChannelKind.CHAT, external_id=external_id, inbox=widget.inbox
     )
-    return CustomerTurn(session, message, True, False)
+    return CustomerTurn(session, message, message.seq > last_seq, False)  # not created: a resend
 
 
-def _open_session(ticket_id: int | None) -> ChatSession | None:
-    """The chat the socket is in, unless its ticket was closed for good (then a new chat opens)."""
-    if ticket_id is None:
-        return None
-    return ChatSession.objects.filter(pk=ticket_id).exclude(ticket__status=TicketStatus.CLOSED).first()
+def current_customer(customer_id: int) -> Customer:
+    customer = Customer.objects.select_related("merged_into").get(pk=customer_id)
+    return customer.merged_into or customer
 
 
 def _session_for(ticket: Ticket, widget, visitor, language, page, contact_email) -> tuple[ChatSession, bool]:

@@ -76,7 +76,7 @@ def ticket_access(*, user, ticket_id: int, for_update: bool = False) -> Ticket:
     """The ticket, if `user` may see it; Ticket.DoesNotExist otherwise (missing or forbidden alike)."""
     tickets = tickets_visible_to(user)
     if for_update:
-        tickets = tickets.select_for_update()
+        tickets = tickets.select_for_update(of=("self",))
     return tickets.get(pk=ticket_id)
 
 

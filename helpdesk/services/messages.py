@@ -107,9 +107,11 @@ def post_messages(drafts: Sequence[MessageDraft]) -> list[PostedMessage]:
             for ticket in Ticket.objects.select_for_update().filter(pk__in={d.ticket.pk for d in drafts}).order_by("pk")
         }
         posted, new = _insert(drafts, tickets)
-        _store_attachments(new, [draft for draft, item in zip(drafts, posted, strict=True) if item.created])
+        created_drafts = [draft for draft, item in zip(drafts, posted, strict=True) if item.created]
+        _store_attachments(new, created_drafts)
         _advance_tickets(new, drafts, tickets)
-        publish_all([_created_event(message) for message in new])
+        posted_with = zip(new, created_drafts, strict=True)
+        publish_all([_created_event(message, attached=bool(draft.attachments)) for message, draft in posted_with])
         # Imported here: the SLA clock records its breaches on the timeline through this module.
         from helpdesk.services.sla import sla_on_messages
 
@@ -282,7 +284,7 @@ def _advance_tickets(messages: list[Message], drafts: list[MessageDraft], ticket
                 setattr(draft.ticket, field, getattr(ticket, field))
 
 
-def _created_event(message: Message) -> MessageCreated:
+def _created_event(message: Message, *, attached: bool) -> MessageCreated:
     return MessageCreated(
         ticket_id=message.ticket_id,
         message_id=message.pk,
@@ -294,6 +296,7 @@ def _created_event(message: Message) -> MessageCreated:
         channel=message.channel,
         author_type=message.author_type,
         is_public=message.is_public,
+        message=None if attached else message,
     )
 
 

@@ -85,6 +85,12 @@ def message_from(author_type, text=None):
     return match
 
 
+def _as_the_api_shows(message_id: int) -> dict:
+    from helpdesk.api.serializers import MessageSerializer
+
+    return MessageSerializer(Message.objects.get(pk=message_id)).data
+
+
 async def hello(socket, **fields):
     await socket.send_json_to({"type": "hello", "visitor": None, "language": "en", "after_seq": 0, **fields})
     return await until(socket, "welcome")
@@ -144,6 +150,7 @@ async def test_bot_answers_hands_off_agent_accepts_and_they_talk_live_then_the_w
             agent, lambda f: f["type"] == "message" and f["message"]["body_text"] == "Thanks! My order is A-1."
         )
         assert heard["ticket"] == ticket_id
+        assert heard["message"] == await sync_to_async(_as_the_api_shows)(heard["message"]["id"])
         last_seen = heard["message"]["seq"]
 
         # The customer's socket drops; the agent answers meanwhile; the widget comes back and resyncs.
@@ -224,13 +231,31 @@ async def test_only_staff_open_the_agent_console_and_agents_see_only_chats_they_
         await customer.send_json_to({"type": "message", "client_id": "c1", "text": "hi"})
         await until(customer, message_from("customer"))
         ticket_id = await sync_to_async(lambda: ChatSession.objects.get().pk)()
-        for frame in ({"type": "open", "ticket": ticket_id}, {"type": "accept", "ticket": ticket_id}):
+        for frame in (
+            {"type": "open", "ticket": ticket_id},
+            {"type": "accept", "ticket": ticket_id},
+            {"type": "accept", "ticket": ticket_id + 1000},  # no such chat at all
+            {"type": "message", "ticket": ticket_id + 1000, "client_id": "a1", "text": "hello?"},
+        ):
             await agent.send_json_to(frame)
             error = await until(agent, "error")
             assert error["code"] == "not_found"
     finally:
         await customer.disconnect()
         await agent.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_sent_just_before_the_widget_closes_is_kept(support):
+    customer, _ = await widget_socket(support)
+    await hello(customer)
+    await customer.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+    await until(customer, message_from("customer"))
+    await customer.send_json_to({"type": "message", "client_id": "c2", "text": "One more thing, then I leave"})
+    await customer.disconnect()
+    texts = await sync_to_async(lambda: list(Message.objects.filter(author_type="customer").values_list("body_text")))()
+    assert texts == [("Hello",), ("One more thing, then I leave",)]
 
 
 @pytest.mark.asyncio

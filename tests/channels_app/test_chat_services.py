@@ -35,7 +35,7 @@ def start_chat(widget, text="Where is my parcel?", *, email=""):
     customer = identity.visitor_customer(widget, visitor)
     if email:
         identity.remember_contact(customer, email=email)
-    turn = services.customer_message(widget=widget, customer=customer, visitor=visitor, text=text, client_id="c1")
+    turn = services.customer_message(widget=widget, customer_id=customer.pk, visitor=visitor, text=text, client_id="c1")
     return turn.session, visitor
 
 
@@ -107,14 +107,14 @@ def test_a_customer_coming_back_to_an_ended_chat_gets_their_agent_or_the_queue_o
     services.end(ticket_id=session.pk, actor=agent)
     customer = ChatSession.objects.get(pk=session.pk).ticket.customer
 
-    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="One more", client_id="c2",
+    services.customer_message(widget=widget, customer_id=customer.pk, visitor=visitor, text="One more", client_id="c2",
                               ticket_id=session.pk)  # fmt: skip
     session.refresh_from_db()
     assert (session.state, session.ticket.status, session.ticket.assignee) == (ChatState.AGENT, "open", agent)
 
     services.end(ticket_id=session.pk, actor=agent)
     AgentFactory._meta.model.objects.filter(user=agent).update(presence=Presence.OFFLINE)
-    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="Hello?", client_id="c3",
+    services.customer_message(widget=widget, customer_id=customer.pk, visitor=visitor, text="Hello?", client_id="c3",
                               ticket_id=session.pk)  # fmt: skip
     session.refresh_from_db()
     assert (session.state, session.ticket.assignee) == (ChatState.QUEUED, None)
@@ -122,7 +122,7 @@ def test_a_customer_coming_back_to_an_ended_chat_gets_their_agent_or_the_queue_o
     widget.bot_takes_returning_customers = True
     widget.save()
     services.end(ticket_id=session.pk, actor=agent)
-    services.customer_message(widget=widget, customer=customer, visitor=visitor, text="Hi again", client_id="c4",
+    services.customer_message(widget=widget, customer_id=customer.pk, visitor=visitor, text="Hi again", client_id="c4",
                               ticket_id=session.pk)  # fmt: skip
     session.refresh_from_db()
     assert (session.state, session.ticket.status) == (ChatState.BOT, "bot")
