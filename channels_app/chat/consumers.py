@@ -84,6 +84,13 @@ class _Frames(AsyncJsonWebsocketConsumer):
             finally:
                 self._frames.task_done()
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # however the socket ended (a server stopping cancels it without a disconnect)
+            if self._worker is not None:
+                self._worker.cancel()
+
     async def websocket_disconnect(self, message):
         """The frames received before the close are handled first (a message sent just before leaving is
         kept), then the consumer's own `disconnect`."""
