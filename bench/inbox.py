@@ -21,7 +21,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from machine import ensure_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
@@ -116,19 +117,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --- Database and Django ------------------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def setup_django(url: str) -> None:

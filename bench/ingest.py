@@ -52,9 +52,9 @@ import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from ingest_traffic import LINE_SECRET, MAILBOX_ADDRESS, Item, Traffic, with_duplicates
+from machine import code_revision, cpu_of, ensure_database, machine_seconds, pids_named
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -121,18 +121,6 @@ def environment(args, fake_url: str, media_root: Path) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
     }
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def setup_django(env: dict[str, str], *, migrate: bool = False) -> None:
@@ -295,40 +283,6 @@ def children(pid: int) -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
     return found
-
-
-def cpu_of(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes (those that still exist)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def pids_named(prefix: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip().startswith(prefix):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def machine_seconds() -> tuple[float, float]:
-    """CPU seconds the whole machine spent busy (all cores: user, system, interrupts), and those the
-    hypervisor took for other guests (steal), from /proc/stat."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (
-        int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    )
-    tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def cpu_snapshot(worker_pids, pg_pids) -> dict[str, float]:
@@ -599,13 +553,6 @@ def print_phase(phase: dict) -> None:
     )
     for problem in phase["problems"]:
         print(f"    VERIFICATION FAILED: {problem}")
-
-
-def code_revision() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
-    changed = [line for line in dirty.stdout.splitlines() if line.strip() and "bench/" not in line]
-    return head.stdout.strip() + (f" + {len(changed)} uncommitted file(s)" if changed else "")
 
 
 def main(argv=None) -> int:

@@ -17,11 +17,13 @@ import threading
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from helpdesk.channel_layer import BatchingRedisChannelLayer
+from helpdesk.channel_layer import BatchingPubSubChannelLayer, BatchingRedisChannelLayer
 from helpdesk.events import DomainEvent, MessageCreated, TicketAssigned, TicketChanged, TicketStatusChanged, subscribe
 from helpdesk.models import Message
 
 logger = logging.getLogger(__name__)
+
+BATCHING_LAYERS = (BatchingRedisChannelLayer, BatchingPubSubChannelLayer)
 
 GROUP_MESSAGE_TYPE = "helpdesk.event"  # consumers handle it in `helpdesk_event`
 # TicketChanged actions that have an event of their own (TicketStatusChanged, TicketAssigned).
@@ -82,7 +84,7 @@ def send(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None or not sends:
         return
-    if isinstance(layer, BatchingRedisChannelLayer):
+    if isinstance(layer, BATCHING_LAYERS):
         _redis_loop.run(layer.group_send_many(sends))
         return
 
@@ -103,7 +105,7 @@ def _group_message(event: DomainEvent, message: dict | None) -> dict:
 
 def _listened(layer, groups: set[str]) -> set[str]:
     """The groups with at least one socket in them (all of them when the layer cannot tell)."""
-    if isinstance(layer, BatchingRedisChannelLayer):
+    if isinstance(layer, BATCHING_LAYERS):
         return _redis_loop.run(layer.listened_groups(groups))
     members = getattr(layer, "groups", None)  # the in-memory layer's own bookkeeping
     return {group for group in groups if members.get(group)} if isinstance(members, dict) else groups

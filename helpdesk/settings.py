@@ -107,7 +107,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "helpdesk.channel_layer.BatchingRedisChannelLayer",
+            "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "helpdesk.channel_layer.BatchingPubSubChannelLayer"),
             "CONFIG": {
                 # redis-py 8 times idle sockets out after 5 s, which kills idle consumers.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],

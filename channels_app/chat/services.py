@@ -397,8 +397,10 @@ def agent_message(*, ticket_id: int, agent, text: str, client_id: str) -> Messag
     """The chat's agent answers. A visitor who left the page gets the answer by email (or LINE) as well as in
     the widget when they come back."""
     session = _locked(ticket_id)
-    _check_agent(session, agent)
-    if session.state != ChatState.AGENT or session.ticket.assignee_id != agent.pk:
+    mine = session.ticket.assignee_id == agent.pk and is_staff_role(agent)  # an assignee may see their ticket
+    if not mine:
+        _check_agent(session, agent)
+    if not mine or session.state != ChatState.AGENT:
         raise ChatError("not_yours", "Accept the chat before you answer in it.")
     return reply(
         ticket=session.ticket, agent=agent, body_text=text, channel=_answer_channel(session),

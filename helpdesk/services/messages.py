@@ -101,7 +101,9 @@ def post_messages(drafts: Sequence[MessageDraft]) -> list[PostedMessage]:
     drafts = [_checked(draft) for draft in drafts]
     if not drafts:
         return []
-    with transaction.atomic():
+    # No savepoint of its own: what fails in here fails the caller's transaction too (callers that go on after
+    # an error, like the intake's one-by-one fallback, give each call a transaction of its own).
+    with transaction.atomic(savepoint=False):
         tickets = {
             ticket.pk: ticket
             for ticket in Ticket.objects.select_for_update().filter(pk__in={d.ticket.pk for d in drafts}).order_by("pk")

@@ -228,7 +228,8 @@ def receive_customer_message(
 
     A closed ticket takes no more messages (TransitionNotAllowed): channels open a follow-up instead.
     """
-    if _current_status(ticket) == TicketStatus.CLOSED:
+    current = _current_status(ticket)
+    if current == TicketStatus.CLOSED:
         raise TransitionNotAllowed(TicketStatus.CLOSED, TicketStatus.OPEN)
     posted = post_message(
         ticket=ticket,
@@ -241,7 +242,7 @@ def receive_customer_message(
         attachments=attachments,
         inbox=inbox,
     )
-    if posted.created and _current_status(ticket) in REOPENED_BY_CUSTOMER_REPLY:
+    if posted.created and current in REOPENED_BY_CUSTOMER_REPLY:
         change_status(ticket=ticket, status=TicketStatus.OPEN, reason="customer replied")
     return posted.message
 
