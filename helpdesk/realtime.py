@@ -28,6 +28,7 @@ BATCHING_LAYERS = (BatchingRedisChannelLayer, BatchingPubSubChannelLayer)
 GROUP_MESSAGE_TYPE = "helpdesk.event"  # consumers handle it in `helpdesk_event`
 # TicketChanged actions that have an event of their own (TicketStatusChanged, TicketAssigned).
 ANNOUNCED_SEPARATELY = frozenset({"created", "status_changed", "assigned"})
+FEW_MESSAGES = 20  # at most this many messages just posted: serialized without asking who listens first
 SEND_TIMEOUT = 10  # seconds; a channel layer that does not answer must not hold a request or a worker forever
 
 
@@ -72,9 +73,13 @@ def send_to_groups(events: list[DomainEvent]) -> None:
     sends = [(group, event) for event in events for group in groups_for(event)]
     if not sends:
         return
-    layer = get_channel_layer()
-    listened = _listened(layer, {group for group, _ in sends})
-    sends = [(group, event) for group, event in sends if group in listened]
+    created = [event for event in events if isinstance(event, MessageCreated)]
+    if len(created) > FEW_MESSAGES or any(event.message is None for event in created):
+        # Ask Redis who listens first: most of a large batch goes to tickets nobody has open, and a message
+        # read back from the database costs more than the round trip. A few messages in memory are serialized
+        # at once, and the layer skips the groups nobody listens to as it sends (one round trip less).
+        listened = _listened(get_channel_layer(), {group for group, _ in sends})
+        sends = [(group, event) for group, event in sends if group in listened]
     messages = _serialized_messages([e for _, e in sends if isinstance(e, MessageCreated)])
     send([(group, _group_message(event, messages.get(getattr(event, "message_id", None)))) for group, event in sends])
 

@@ -40,7 +40,7 @@ from helpdesk.event_text import describe_in_english
 from helpdesk.models import AuthorType, Message, Priority, Team, Ticket, TicketStatus
 from helpdesk.realtime import user_group
 from helpdesk.selectors.access import is_staff_role, role_of, ticket_access
-from helpdesk.services.messages import post_message, record_event
+from helpdesk.services.messages import MessageDraft, PostedMessage, post_message, post_messages, record_event
 from helpdesk.services.sla import schedule
 from helpdesk.services.tickets import (
     add_internal_note,
@@ -49,6 +49,7 @@ from helpdesk.services.tickets import (
     receive_customer_message,
     reply,
 )
+from helpdesk.workflow import REOPENED_BY_CUSTOMER_REPLY
 
 logger = logging.getLogger(__name__)
 
@@ -408,10 +409,83 @@ def agent_message(*, ticket_id: int, agent, text: str, client_id: str) -> Messag
     )  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class ChatLine:
+    """A message typed in a chat, for `post_lines`: the visitor's (with their widget) or an agent's."""
+
+    ticket_id: int
+    text: str
+    client_id: str
+    widget: ChatWidget | None = None
+    visitor: str = ""
+    agent: object = None
+
+
+BUSY = "busy"
+
+
+@transaction.atomic
+def post_lines(lines: list[ChatLine]) -> list[PostedMessage | str | None]:
+    """The messages typed in ongoing chats, many chats at once, in one transaction: each line as
+    `customer_message` or `agent_message` would post it. None for a line these plain cases do not cover (the
+    chat is with the bot, ended, or not the agent's; the ticket must change status): the caller posts it
+    alone, which does the rest or says what is wrong. BUSY for a line whose chat another transaction holds
+    (the other side of the chat, written by another server): rather than wait for it, try again later."""
+    ids = sorted({line.ticket_id for line in lines})
+    locking = Ticket.objects.select_for_update(of=("self",), skip_locked=True).select_related("customer")
+    tickets = {ticket.pk: ticket for ticket in locking.filter(pk__in=ids).order_by("pk")}
+    missing = set(ids) - tickets.keys()
+    busy = set(Ticket.objects.filter(pk__in=missing).values_list("pk", flat=True)) if missing else set()
+    sessions = ChatSession.objects.select_for_update().filter(pk__in=tickets).order_by("pk")
+    sessions = {session.pk: session for session in sessions}
+    online = visitors_online(list(sessions))
+    drafts: list[MessageDraft | str | None] = []
+    for line in lines:
+        if line.ticket_id in busy:
+            drafts.append(BUSY)
+            continue
+        ticket, session = tickets.get(line.ticket_id), sessions.get(line.ticket_id)
+        plain = session is not None and session.state in (ChatState.QUEUED, ChatState.AGENT)
+        if plain and line.agent is None:
+            plain = ticket.status not in REOPENED_BY_CUSTOMER_REPLY and ticket.status != TicketStatus.CLOSED
+            drafts.append(_customer_draft(line, ticket) if plain else None)
+        elif plain:
+            plain = session.state == ChatState.AGENT and ticket.status == TicketStatus.OPEN
+            plain = plain and ticket.assignee_id == line.agent.pk and is_staff_role(line.agent)
+            session.ticket = ticket
+            drafts.append(_agent_draft(line, ticket, online.get(session.pk, False)) if plain else None)
+        else:
+            drafts.append(None)
+    posted = iter(post_messages([draft for draft in drafts if isinstance(draft, MessageDraft)], tickets_locked=True))
+    results = [next(posted) if isinstance(draft, MessageDraft) else draft for draft in drafts]
+    customers = [line.ticket_id for line, result in zip(lines, results, strict=True) if result and not line.agent]
+    visitors_seen([pk for pk in customers if pk not in busy])
+    return results
+
+
+def _customer_draft(line: ChatLine, ticket: Ticket) -> MessageDraft:
+    return MessageDraft(
+        ticket=ticket, author_type=AuthorType.CUSTOMER, author_customer=ticket.customer, body_text=line.text,
+        channel=ChannelKind.CHAT, external_id=f"chat:{line.visitor}:{line.client_id}", inbox=line.widget.inbox,
+    )  # fmt: skip
+
+
+def _agent_draft(line: ChatLine, ticket: Ticket, visitor_online: bool) -> MessageDraft:
+    channel = ChannelKind.CHAT if visitor_online else _offline_channel(ticket.customer_id)
+    return MessageDraft(
+        ticket=ticket, author_type=AuthorType.AGENT, author_user=line.agent, body_text=line.text, channel=channel,
+        external_id=f"chat-agent:{line.agent.pk}:{line.client_id}",
+    )  # fmt: skip
+
+
 def _answer_channel(session: ChatSession) -> str:
     if visitor_online(session.pk):
         return ChannelKind.CHAT
-    customer_id = session.ticket.customer_id
+    return _offline_channel(session.ticket.customer_id)
+
+
+def _offline_channel(customer_id: int) -> str:
+    """How an answer reaches a visitor who left the page."""
     if customer_emails(customer_id):
         return ChannelKind.EMAIL
     if Identity.objects.filter(customer_id=customer_id, kind=IdentityKind.LINE).exists():
@@ -512,7 +586,12 @@ def _announce(session: ChatSession, *, also: list[int | None] = ()) -> None:
 
 
 def visitor_seen(ticket_id: int) -> None:
-    cache.set(f"chat:visitor-online:{ticket_id}", 1, timeout=VISITOR_ONLINE_SECONDS)
+    visitors_seen([ticket_id])
+
+
+def visitors_seen(ticket_ids: list[int]) -> None:
+    if ticket_ids:
+        cache.set_many({f"chat:visitor-online:{pk}": 1 for pk in ticket_ids}, timeout=VISITOR_ONLINE_SECONDS)
 
 
 def visitor_left(ticket_id: int) -> None:
@@ -521,6 +600,11 @@ def visitor_left(ticket_id: int) -> None:
 
 def visitor_online(ticket_id: int) -> bool:
     return bool(cache.get(f"chat:visitor-online:{ticket_id}"))
+
+
+def visitors_online(ticket_ids: list[int]) -> dict[int, bool]:
+    found = cache.get_many([f"chat:visitor-online:{pk}" for pk in ticket_ids])
+    return {pk: bool(found.get(f"chat:visitor-online:{pk}")) for pk in ticket_ids}
 
 
 # --- Words --------------------------------------------------------------------------------------------

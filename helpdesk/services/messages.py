@@ -93,21 +93,27 @@ def post_message(
     return post_messages([draft])[0]
 
 
-def post_messages(drafts: Sequence[MessageDraft]) -> list[PostedMessage]:
+def post_messages(drafts: Sequence[MessageDraft], *, tickets_locked: bool = False) -> list[PostedMessage]:
     """Append messages to their tickets, in order, in one transaction; the result matches `drafts`.
+    `tickets_locked`: the caller's transaction holds the drafts' tickets locked, and their instances are
+    the ones it read under that lock (they are not read again).
 
     Every draft is checked first: one bad draft (an empty body, an oversized attachment) raises
     ValidationError and nothing is written."""
     drafts = [_checked(draft) for draft in drafts]
     if not drafts:
         return []
+    if tickets_locked:
+        return _post({draft.ticket.pk: draft.ticket for draft in drafts}, drafts)
     # No savepoint of its own: what fails in here fails the caller's transaction too (callers that go on after
     # an error, like the intake's one-by-one fallback, give each call a transaction of its own).
     with transaction.atomic(savepoint=False):
-        tickets = {
-            ticket.pk: ticket
-            for ticket in Ticket.objects.select_for_update().filter(pk__in={d.ticket.pk for d in drafts}).order_by("pk")
-        }
+        locking = Ticket.objects.select_for_update().filter(pk__in={d.ticket.pk for d in drafts}).order_by("pk")
+        return _post({ticket.pk: ticket for ticket in locking}, drafts)
+
+
+def _post(tickets: dict[int, Ticket], drafts: list[MessageDraft]) -> list[PostedMessage]:
+    with transaction.atomic(savepoint=False):
         posted, new = _insert(drafts, tickets)
         created_drafts = [draft for draft, item in zip(drafts, posted, strict=True) if item.created]
         _store_attachments(new, created_drafts)
