@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -201,3 +202,68 @@ def test_a_chat_routed_as_urgent_goes_to_a_person_at_once_by_rule(widget):
     session.refresh_from_db()
     assert session.state == ChatState.QUEUED
     assert session.ticket.messages.get(event="handed_off").data["reason"] == "rule"
+
+
+def test_lines_of_many_chats_go_in_one_batch_and_the_rest_is_left_to_the_single_path(
+    widget, django_assert_max_num_queries
+):
+    aiko, ben = online(widget.inbox.team, "aiko"), online(widget.inbox.team, "ben")
+    first, first_visitor = with_agent(widget, aiko)
+    second, second_visitor = with_agent(widget, ben)
+    with_bot, bot_visitor = start_chat(widget)
+    services.visitor_seen(first.pk)
+    line = services.ChatLine
+
+    lines = [
+        line(ticket_id=first.pk, text="Still waiting", client_id="c2", widget=widget, visitor=first_visitor),
+        line(ticket_id=second.pk, text="Hello?", client_id="c2", widget=widget, visitor=second_visitor),
+        line(ticket_id=first.pk, text="Checking now.", client_id="a1", agent=aiko),
+        line(ticket_id=second.pk, text="Not my chat", client_id="a1", agent=aiko),  # Ben's
+        line(ticket_id=with_bot.pk, text="Hi", client_id="c2", widget=widget, visitor=bot_visitor),  # the bot's
+        line(ticket_id=first.pk, text="Still waiting", client_id="c2", widget=widget, visitor=first_visitor),
+    ]
+    with django_assert_max_num_queries(14):
+        posted = services.post_lines(lines)
+
+    assert [p is not None and p.created for p in posted] == [True, True, True, False, False, False]
+    assert (posted[3], posted[4]) == (None, None)  # left to agent_message and customer_message
+    assert posted[5].message == posted[0].message  # the same client id again: stored once
+    assert posted[2].message.seq == posted[0].message.seq + 1  # in the order typed
+    assert posted[2].message.channel == "chat"  # the visitor is on the page
+    stored = Message.objects.filter(ticket_id=first.pk, kind="message").order_by("seq")
+    assert [(m.author_type, m.body_text) for m in stored][-2:] == [
+        ("customer", "Still waiting"),
+        ("agent", "Checking now."),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chat_another_transaction_holds_is_left_for_the_next_batch(widget):
+    from django.db import connection
+
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("SQLite writes one transaction at a time: nothing to skip")
+    import threading
+
+    from helpdesk.models import Ticket
+
+    session, visitor = with_agent(widget, online(widget.inbox.team, "aiko"))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Ticket.objects.select_for_update().get(pk=session.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    try:
+        line = services.ChatLine(ticket_id=session.pk, text="Hi", client_id="c2", widget=widget, visitor=visitor)
+        assert services.post_lines([line]) == [services.BUSY]
+    finally:
+        release.set()
+        holder.join()
+    assert services.post_lines([line])[0].created
