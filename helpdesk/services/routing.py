@@ -120,15 +120,19 @@ def route_drafts(drafts: Sequence[TicketDraft]) -> list[TicketDraft]:
     decisions = [_apply_rules(draft, rules, customer_tags) for draft in drafts]
     memberships = _memberships({d.assignee_id for d in decisions if d.assignee_id})
     teams = cached("teams", Team.objects.in_bulk)
-    pickers: dict[int, _AgentPicker] = {}
+    by_rule = [_rule_assignee(decision, memberships) for decision in decisions]
+    picking = [
+        decision.team_id is not None and assignee is None and decision.draft.assignee is None
+        and decision.draft.status != TicketStatus.BOT
+        for decision, (assignee, _) in zip(decisions, by_rule, strict=True)
+    ]  # fmt: skip
     now = timezone.now()
+    # The teams' cursors locked in one order (team id): two batches routing to the same teams never deadlock.
+    team_ids = sorted({decision.team_id for decision, picks in zip(decisions, picking, strict=True) if picks})
+    pickers = {team_id: _AgentPicker(teams[team_id], now) for team_id in team_ids}
     routed = []
-    for decision in decisions:
-        draft = decision.draft
-        assignee, assigned_by = _rule_assignee(decision, memberships)
-        if assignee is None and decision.team_id and draft.assignee is None and draft.status != TicketStatus.BOT:
-            if decision.team_id not in pickers:
-                pickers[decision.team_id] = _AgentPicker(teams[decision.team_id], now)
+    for decision, (assignee, assigned_by), picks in zip(decisions, by_rule, picking, strict=True):
+        if picks:
             picker = pickers[decision.team_id]
             strategy = decision.strategy or picker.team.assignment_strategy
             assignee = picker.pick(strategy)
