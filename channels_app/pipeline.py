@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from channels_app.acknowledge import acknowledge
 from channels_app.adapters import InboundMessage
@@ -115,12 +115,26 @@ def _stored_messages(arrivals: list[Arrival]) -> dict[tuple[int, str], Message]:
     return {(message.inbox_id, message.external_id): message for message in found}
 
 
+def _hold_conversations(items: list[Item]) -> None:
+    """Group chats are threaded by their group, not by their members (who are locked as customers): two
+    batches with messages of one new group would each open a ticket for it. A transaction-level advisory lock
+    per group, taken in one order, makes the second batch wait until the first committed the group's ticket.
+    (SQLite runs one writing transaction at a time anyway.)"""
+    keys = sorted({(item.inbox.pk, item.inbound.conversation_key) for item in items if item.inbound.conversation_key})
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for inbox_id, key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [inbox_id, key])
+
+
 def _store(arrivals: list[Arrival], indexes: list[int], results: list[Received | None]) -> None:
     customers = _customers(arrivals)
     items = [
         Item(inbox=a.inbox, inbound=a.inbound, customer=customer, continuity_hours=_continuity(a.config))
         for a, customer in zip(arrivals, customers, strict=True)
     ]
+    _hold_conversations(items)
     threader = Threader(items)
     decisions = [threader.decide(item) for item in items]
 
