@@ -144,3 +144,52 @@ def test_two_workers_draining_at_once_store_every_item_once(mailbox):
     assert Message.objects.filter(kind="message").count() == 40
     assert set(InboundItem.objects.values_list("outcome", flat=True)) == {"stored"}
     assert Ticket.objects.count() == 7  # one per sender: their later mail continues it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_members_of_a_new_group_written_by_two_workers_at_once_share_one_ticket(db):
+    """Members of a group are different customers, so nothing else makes the second batch wait for the
+    first: without the group's own lock each would open a ticket for the group."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    import threading
+
+    from django.db import transaction
+
+    from channels_app.adapters import InboundMessage, Sender
+    from channels_app.pipeline import receive
+    from customers.models import ChannelKind, IdentityKind
+    from helpdesk.models import Inbox
+
+    inbox = Inbox.objects.create(name="LINE", kind="line")
+    first_in, first_may_commit = threading.Event(), threading.Event()
+
+    def member_writes(user: str, *, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                receive(inbox=inbox, inbound=InboundMessage(
+                    channel=ChannelKind.LINE, external_id=f"line:{user}", text=f"hello from {user}",
+                    sender=Sender(kind=IdentityKind.LINE, address=user, name=user), conversation_key="group:G1",
+                ))  # fmt: skip
+                if hold:
+                    first_in.set()
+                    first_may_commit.wait(10)
+        finally:
+            connection.close()
+
+    one, two = "U" + "1" * 32, "U" + "2" * 32
+    first = threading.Thread(target=member_writes, args=(one,), kwargs={"hold": True})
+    first.start()
+    assert first_in.wait(10)
+    second = threading.Thread(target=member_writes, args=(two,), kwargs={"hold": False})
+    second.start()
+    second.join(1)
+    assert second.is_alive()  # waiting for the first batch's group
+    first_may_commit.set()
+    first.join(10)
+    second.join(10)
+
+    [ticket] = Ticket.objects.all()
+    assert sorted(ticket.messages.filter(kind="message").values_list("body_text", flat=True)) == [
+        f"hello from {one}", f"hello from {two}"
+    ]  # fmt: skip
