@@ -301,3 +301,31 @@ def test_concurrent_routing_never_exceeds_an_agents_capacity(inbox, team):
 
     assert sorted(outcome.get("assignee") or 0 for _, outcome in results) == [0, 0, agent.pk]
     assert Ticket.objects.filter(assignee=agent).count() == 1
+
+
+def test_a_batch_locks_its_teams_assignment_cursors_in_team_order(db):
+    """Two workers' batches routing to the same teams must take the cursors in one order, or they deadlock."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import InboxFactory
+
+    first_team, second_team = TeamFactory(name="First"), TeamFactory(name="Second")
+    drafts = [
+        TicketDraft(inbox=InboxFactory(name=f"To {team.name}", team=team), customer=CustomerFactory(), subject="Hi")
+        for team in (second_team, first_team)  # tickets in the other order
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        open_routed_tickets(drafts)
+
+    cursor_table = TeamAssignmentCursor._meta.db_table
+    locked = [
+        int(re.search(r'"team_id" = (\d+)', query["sql"]).group(1))
+        for query in queries.captured_queries
+        if cursor_table in query["sql"] and "FOR UPDATE" in query["sql"]
+    ]
+    if connection.features.has_select_for_update:
+        assert locked == [first_team.pk, second_team.pk]
