@@ -48,29 +48,31 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
 
     async def listened_groups(self, groups) -> set[str]:
         """The groups some process listens to (PUBSUB NUMSUB), one round trip per Redis host."""
-        layer = self._get_layer()
-        by_shard: dict[int, list[str]] = {}
-        for group in dict.fromkeys(groups):
-            by_shard.setdefault(id(layer._get_shard(layer._get_group_channel_name(group))), []).append(group)
+        by_shard: dict = {}  # a Redis host's connection -> {channel name: group}
+        for group in groups:
+            name, shard = self._redis_channel(group)
+            by_shard.setdefault(shard, {})[name] = group
         listened: set[str] = set()
-        for members in by_shard.values():
-            shard = layer._get_shard(layer._get_group_channel_name(members[0]))
-            names = [layer._get_group_channel_name(group) for group in members]
-            shard._ensure_redis()
+        for shard, names in by_shard.items():
             counts = dict(await shard._redis.pubsub_numsub(*names))
-            listened.update(group for group, name in zip(members, names, strict=True) if counts.get(name.encode()))
+            listened.update(group for name, group in names.items() if counts.get(name.encode()))
         return listened
+
+    def _redis_channel(self, group: str):
+        """The Redis channel of a group, and the connection of the Redis host it lives on."""
+        layer = self._get_layer()
+        name = layer._get_group_channel_name(group)
+        shard = layer._get_shard(name)
+        shard._ensure_redis()
+        return name, shard
 
     async def group_send_many(self, sends: list[tuple[str, dict]]) -> None:
         """PUBLISH each (group, message), in order, pipelined: one round trip per Redis host."""
-        layer = self._get_layer()
-        pipelines = {}
+        pipelines: dict = {}  # a Redis host's connection -> its pipeline
         for group, message in sends:
-            name = layer._get_group_channel_name(group)
-            shard = layer._get_shard(name)
-            if id(shard) not in pipelines:
-                shard._ensure_redis()
-                pipelines[id(shard)] = shard._redis.pipeline(transaction=False)
-            pipelines[id(shard)].publish(name, self.serialize(message))
+            name, shard = self._redis_channel(group)
+            if shard not in pipelines:
+                pipelines[shard] = shard._redis.pipeline(transaction=False)
+            pipelines[shard].publish(name, self.serialize(message))
         for pipeline in pipelines.values():
             await pipeline.execute()

@@ -458,8 +458,12 @@ def post_lines(lines: list[ChatLine]) -> list[PostedMessage | str | None]:
             drafts.append(None)
     posted = iter(post_messages([draft for draft in drafts if isinstance(draft, MessageDraft)], tickets_locked=True))
     results = [next(posted) if isinstance(draft, MessageDraft) else draft for draft in drafts]
-    customers = [line.ticket_id for line, result in zip(lines, results, strict=True) if result and not line.agent]
-    visitors_seen([pk for pk in customers if pk not in busy])
+    written_by_visitors = [
+        line.ticket_id
+        for line, result in zip(lines, results, strict=True)
+        if isinstance(result, PostedMessage) and line.agent is None
+    ]
+    transaction.on_commit(lambda: visitors_seen(written_by_visitors))
     return results
 
 
