@@ -432,27 +432,27 @@ def post_lines(lines: list[ChatLine]) -> list[PostedMessage | str | None]:
     alone, which does the rest or says what is wrong. BUSY for a line whose chat another transaction holds
     (the other side of the chat, written by another server): rather than wait for it, try again later."""
     ids = sorted({line.ticket_id for line in lines})
-    locking = Ticket.objects.select_for_update(of=("self",), skip_locked=True).select_related("customer")
-    tickets = {ticket.pk: ticket for ticket in locking.filter(pk__in=ids).order_by("pk")}
-    missing = set(ids) - tickets.keys()
-    busy = set(Ticket.objects.filter(pk__in=missing).values_list("pk", flat=True)) if missing else set()
-    sessions = ChatSession.objects.select_for_update().filter(pk__in=tickets).order_by("pk")
-    sessions = {session.pk: session for session in sessions}
-    online = visitors_online(list(sessions))
+    locking = ChatSession.objects.select_for_update(of=("self", "ticket"), skip_locked=True)
+    locked = locking.select_related("ticket__customer").filter(pk__in=ids).order_by("pk")
+    sessions = {session.pk: session for session in locked}
+    missing = set(ids) - sessions.keys()
+    busy = set(ChatSession.objects.filter(pk__in=missing).values_list("pk", flat=True)) if missing else set()
+    answered = [line.ticket_id for line in lines if line.agent is not None and line.ticket_id in sessions]
+    online = visitors_online(answered) if answered else {}
     drafts: list[MessageDraft | str | None] = []
     for line in lines:
         if line.ticket_id in busy:
             drafts.append(BUSY)
             continue
-        ticket, session = tickets.get(line.ticket_id), sessions.get(line.ticket_id)
+        session = sessions.get(line.ticket_id)
         plain = session is not None and session.state in (ChatState.QUEUED, ChatState.AGENT)
+        ticket = session.ticket if plain else None
         if plain and line.agent is None:
             plain = ticket.status not in REOPENED_BY_CUSTOMER_REPLY and ticket.status != TicketStatus.CLOSED
             drafts.append(_customer_draft(line, ticket) if plain else None)
         elif plain:
             plain = session.state == ChatState.AGENT and ticket.status == TicketStatus.OPEN
             plain = plain and ticket.assignee_id == line.agent.pk and is_staff_role(line.agent)
-            session.ticket = ticket
             drafts.append(_agent_draft(line, ticket, online.get(session.pk, False)) if plain else None)
         else:
             drafts.append(None)

@@ -22,7 +22,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from customers.models import Customer
-from helpdesk.bulk import update_rows
+from helpdesk.bulk import insert_unless_any_conflicts, update_rows
 from helpdesk.events import MessageCreated, publish_all
 from helpdesk.models import Attachment, AuthorType, Direction, Inbox, Message, MessageKind, Ticket
 from helpdesk.sanitize import html_to_text, sanitize_html, strip_nul
@@ -129,9 +129,16 @@ def _post(tickets: dict[int, Ticket], drafts: list[MessageDraft]) -> list[Posted
 
 def _insert(drafts: list[MessageDraft], tickets: dict[int, Ticket]) -> tuple[list[PostedMessage], list[Message]]:
     idempotent = any(draft.external_id for draft in drafts)
+    if idempotent:
+        # Most items with an external id are new: planned as such and inserted in one statement, unless one
+        # of them was stored before (a redelivery), when they are planned again knowing what is stored.
+        posted = _plan(drafts, tickets, stored={})
+        new = [item.message for item in posted if item.created]
+        if insert_unless_any_conflicts(new):
+            return posted, new
     attempts_left = INSERT_ATTEMPTS
     while True:
-        posted = _plan(drafts, tickets)
+        posted = _plan(drafts, tickets, stored=_stored_by_external_id(drafts, tickets))
         new = [item.message for item in posted if item.created]
         if not (new and idempotent):
             Message.objects.bulk_create(new)
@@ -179,10 +186,12 @@ def _checked(draft: MessageDraft) -> MessageDraft:
     )
 
 
-def _plan(drafts: list[MessageDraft], tickets: dict[int, Ticket]) -> list[PostedMessage]:
-    """The unsaved messages, numbered after each ticket's last one; drafts whose external id was stored
-    before (or earlier in this batch) come back as the stored message, `created=False`."""
-    stored = _stored_by_external_id(drafts, tickets)
+def _plan(
+    drafts: list[MessageDraft], tickets: dict[int, Ticket], *, stored: dict[tuple[int, str], Message]
+) -> list[PostedMessage]:
+    """The unsaved messages, numbered after each ticket's last one; drafts whose external id is `stored`
+    (or earlier in this batch) come back as the stored message, `created=False`."""
+    stored = dict(stored)
     answer_channels = _answer_channels(drafts, tickets)
     next_seq = {pk: ticket.last_message_seq for pk, ticket in tickets.items()}
     posted = []

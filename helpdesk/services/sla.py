@@ -138,10 +138,12 @@ def sla_on_messages(*, messages: list[Message]) -> None:
         return
     answered = {m.ticket_id for m in relevant if m.author_type == AuthorType.AGENT}
     written = {m.ticket_id for m in relevant if m.author_type == AuthorType.CUSTOMER} - answered
-    # A customer's message changes a clock only when it starts a next-response target; the others are left
-    # for the breach task to read (most inbound messages: a new ticket's first, a second before any answer).
+    # A message changes a clock only when it starts or meets a response target: a customer's when it starts a
+    # next-response target, an agent's when the clock awaits a response. The others are left for the breach
+    # task to read (a new ticket's first message, a second before any answer, an agent's second in a row).
     starting = Q(ticket_id__in=written, first_response_met_at__isnull=False, next_response_from__isnull=True)
-    clocks = TicketSla.objects.select_for_update().filter(Q(ticket_id__in=answered) | starting)
+    awaiting = Q(first_response_met_at__isnull=True) | Q(next_response_from__isnull=False)
+    clocks = TicketSla.objects.select_for_update().filter((Q(ticket_id__in=answered) & awaiting) | starting)
     readings = {sla.ticket_id: _Reading(sla, None) for sla in clocks.order_by("ticket_id")}
     for message in relevant:
         reading = readings.get(message.ticket_id)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from helpdesk.events import MessageCreated, subscribe, unsubscribe
 from helpdesk.models import AuthorType, Direction, Message, MessageKind
-from helpdesk.services.messages import NewAttachment, post_message
+from helpdesk.services.messages import MessageDraft, NewAttachment, post_message, post_messages
 from helpdesk.services.tickets import add_internal_note, open_ticket, receive_customer_message, reply
 from tests.factories import InboxFactory
 from tests.helpers import run_concurrently
@@ -89,6 +89,25 @@ def test_posting_the_same_external_id_twice_yields_one_message(ticket):
     assert first.created and not second.created
     assert second.message.pk == first.message.pk
     assert ticket.messages.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_batch_redelivering_one_stored_item_stores_the_others_without_a_gap_in_the_sequence(ticket):
+    def draft(external_id):
+        return MessageDraft(
+            ticket=ticket, author_type="customer", author_customer=ticket.customer, body_text=external_id,
+            external_id=external_id,
+        )  # fmt: skip
+
+    (stored,) = post_messages([draft("line:evt-2")])
+    new, redelivered, newer = post_messages([draft("line:evt-3"), draft("line:evt-2"), draft("line:evt-4")])
+
+    assert (new.created, redelivered.created, newer.created) == (True, False, True)
+    assert redelivered.message.pk == stored.message.pk
+    assert [m.body_text for m in ticket.messages.order_by("seq")] == ["line:evt-2", "line:evt-3", "line:evt-4"]
+    assert [m.seq for m in ticket.messages.order_by("seq")] == [1, 2, 3]
+    ticket.refresh_from_db()
+    assert ticket.last_message_seq == 3
 
 
 @pytest.mark.django_db

@@ -203,6 +203,22 @@ def test_pending_pauses_the_clock_and_resuming_moves_the_due_times_by_the_paused
     assert resumed.next_response_due_at == clock.now + minutes(NEXT)
 
 
+def test_an_agents_second_reply_in_a_row_leaves_the_clock_as_it_was_without_writing_it(clock, ticket, agent):
+    clock.advance(minutes=10)
+    reply(ticket=ticket, agent=agent, body_text="確認します")
+    answered = sla_of(ticket)
+    clock.advance(minutes=5)
+    with CaptureQueriesContext(connection) as queries:
+        reply(ticket=ticket, agent=agent, body_text="もう少しお待ちください")
+
+    assert not [query for query in queries.captured_queries if query["sql"].startswith('UPDATE "helpdesk_ticketsla"')]
+    assert sla_of(ticket).resolution_due_at == answered.resolution_due_at
+    asked = clock.advance(minutes=5)
+    receive_customer_message(ticket=ticket, body_text="まだですか?")
+    assert sla_of(ticket).next_response_due_at == asked + minutes(NEXT)
+    assert sla_of(ticket).resolution_due_at == answered.resolution_due_at
+
+
 def test_the_next_response_is_due_from_the_oldest_unanswered_customer_message(clock, ticket, agent):
     clock.advance(minutes=10)
     reply(ticket=ticket, agent=agent, body_text="確認します")
