@@ -433,7 +433,8 @@ def post_lines(lines: list[ChatLine]) -> list[PostedMessage | str | None]:
     (the other side of the chat, written by another server): rather than wait for it, try again later."""
     ids = sorted({line.ticket_id for line in lines})
     locking = ChatSession.objects.select_for_update(of=("self", "ticket"), skip_locked=True)
-    locked = locking.select_related("ticket__customer").filter(pk__in=ids).order_by("pk")
+    # Each ticket's SLA clock comes along (read, not locked: it changes only under its ticket's lock).
+    locked = locking.select_related("ticket__customer", "ticket__sla").filter(pk__in=ids).order_by("pk")
     sessions = {session.pk: session for session in locked}
     missing = set(ids) - sessions.keys()
     busy = set(ChatSession.objects.filter(pk__in=missing).values_list("pk", flat=True)) if missing else set()

@@ -141,10 +141,20 @@ def sla_on_messages(*, messages: list[Message]) -> None:
     # A message changes a clock only when it starts or meets a response target: a customer's when it starts a
     # next-response target, an agent's when the clock awaits a response. The others are left for the breach
     # task to read (a new ticket's first message, a second before any answer, an agent's second in a row).
-    starting = Q(ticket_id__in=written, first_response_met_at__isnull=False, next_response_from__isnull=True)
-    awaiting = Q(first_response_met_at__isnull=True) | Q(next_response_from__isnull=False)
-    clocks = TicketSla.objects.select_for_update().filter((Q(ticket_id__in=answered) & awaiting) | starting)
-    readings = {sla.ticket_id: _Reading(sla, None) for sla in clocks.order_by("ticket_id")}
+    tickets = {message.ticket_id: message.ticket for message in relevant}
+    if all(Ticket.sla.is_cached(ticket) for ticket in tickets.values()):
+        # The caller read the clocks with their tickets, under the tickets' locks, without waiting for them (no
+        # clock changes without its ticket's lock): they are as they are now.
+        clocks = [tickets[pk].sla for pk in sorted(tickets) if hasattr(tickets[pk], "sla")]
+        clocks = [
+            sla for sla in clocks if _moves(sla, answered=sla.ticket_id in answered, written=sla.ticket_id in written)
+        ]
+    else:
+        starting = Q(ticket_id__in=written, first_response_met_at__isnull=False, next_response_from__isnull=True)
+        awaiting = Q(first_response_met_at__isnull=True) | Q(next_response_from__isnull=False)
+        clocks = TicketSla.objects.select_for_update().filter((Q(ticket_id__in=answered) & awaiting) | starting)
+        clocks = clocks.order_by("ticket_id")
+    readings = {sla.ticket_id: _Reading(sla, None) for sla in clocks}
     for message in relevant:
         reading = readings.get(message.ticket_id)
         if reading is None:
@@ -169,6 +179,14 @@ def sla_on_messages(*, messages: list[Message]) -> None:
     update_rows([reading.sla for reading in readings.values()], _CLOCK_FIELDS)
     for reading in readings.values():
         _announce(reading)
+
+
+def _moves(sla: TicketSla, *, answered: bool, written: bool) -> bool:
+    """What the query of `sla_on_messages` selects: an agent's reply moves a clock awaiting a response, a
+    customer's message one that starts a next-response target."""
+    if answered:
+        return sla.first_response_met_at is None or sla.next_response_from is not None
+    return written and sla.first_response_met_at is not None and sla.next_response_from is None
 
 
 def sla_on_status_change(*, ticket: Ticket, old: str, new: str) -> None:

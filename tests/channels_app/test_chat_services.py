@@ -13,8 +13,8 @@ from django.utils import timezone
 from channels_app.chat import identity, queue, services
 from channels_app.chat.services import ChatError
 from channels_app.models import ChatSession, ChatState, ChatWidget
-from helpdesk.models import Inbox, Message, Presence
-from tests.factories import AgentFactory, TeamFactory
+from helpdesk.models import Inbox, Message, Presence, TicketSla
+from tests.factories import AgentFactory, SlaPolicyFactory, TeamFactory
 
 SITE = "https://shop.example.com"
 
@@ -235,6 +235,27 @@ def test_lines_of_many_chats_go_in_one_batch_and_the_rest_is_left_to_the_single_
         ("customer", "Still waiting"),
         ("agent", "Checking now."),
     ]
+
+
+def test_a_batch_moves_the_chats_sla_clock_as_single_messages_do(widget):
+    SlaPolicyFactory(name="Chat", targets={"normal": (10, 5, 60)})
+    aiko = online(widget.inbox.team, "aiko")
+    session, visitor = with_agent(widget, aiko)
+    from_visitor = {"ticket_id": session.pk, "widget": widget, "visitor": visitor}
+
+    def clock():
+        return TicketSla.objects.get(ticket_id=session.pk)
+
+    assert clock().first_response_due_at is not None
+    services.post_lines([services.ChatLine(ticket_id=session.pk, text="Hello!", client_id="a1", agent=aiko)])
+    answered = clock()
+    assert answered.first_response_met_at is not None and answered.next_response_due_at is None
+
+    services.post_lines([services.ChatLine(text="The parcel?", client_id="c2", **from_visitor)])
+    assert clock().next_response_due_at is not None
+    services.post_lines([services.ChatLine(ticket_id=session.pk, text="It left today.", client_id="a2", agent=aiko)])
+    assert clock().next_response_due_at is None
+    assert clock().first_response_met_at == answered.first_response_met_at
 
 
 @pytest.mark.django_db(transaction=True)
