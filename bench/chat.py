@@ -21,7 +21,8 @@ Per round (emptied tables, fresh servers):
    (--setup-concurrency); then the bench waits until the servers are quiet (every queue change is pushed to every
    agent, and each console reads the queue again);
 2. **traffic**: customers and agents write at R messages/s in all (half each way, evenly spread: each chat's
-   customer and its agent once per N/(R/2) seconds): --warmup seconds first, then --seconds measured. Each text
+   customer and its agent once per N/(R/2) seconds, half a cycle apart, or with `--turns together` the agent
+   1/R s after its customer): --warmup seconds first, then --seconds measured. Each text
    carries a unique id; latency = time the other side's socket received it minus the time it was sent (one
    clock: both sides are in this process). The bench waits for late messages as long as they keep coming, at
    most --drain seconds after the last send. Every message must reach the other side exactly once (lost,
@@ -95,6 +96,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5, help="seconds of traffic before measuring (default 5)")
     parser.add_argument("--idle", type=int, default=5000, help="idle widget sockets of the memory phase")
     parser.add_argument("--skip-idle", action="store_true", help="no idle phase")
+    parser.add_argument(
+        "--turns",
+        choices=("alternate", "together"),
+        default="alternate",
+        help="alternate (default): a chat's agent writes half a cycle after its customer, turn by turn as people "
+        "chat; together: right after its customer (1/R s), both sides of every chat at once, which makes the two "
+        "servers write the same tickets at the same moment",
+    )
     parser.add_argument("--runs", type=int, default=3, help="rounds; figures are medians of rounds (default 3)")
     parser.add_argument("--drain", type=float, default=30, help="seconds to wait for late messages (default 30)")
     parser.add_argument("--setup-concurrency", type=int, default=4, help="chats handed off at once while setting up")
@@ -614,7 +623,10 @@ async def chat_phase(args, ref, servers: list[Server], sessions: dict[int, str],
         conn.unclaimed.clear()
     errors_before_traffic = list(tracker.errors)
 
-    # The traffic: message g goes at t0 + g/R; even ones from a customer, odd ones from that chat's agent.
+    # The traffic: message g goes at t0 + g/R; even ones from a customer, odd ones from an agent: by default
+    # the agent of the chat half the chats further on (each chat's turns alternate, half a cycle apart), with
+    # --turns together the agent of the customer's own chat, 1/R s after it.
+    agent_offset = len(chats) // 2 if args.turns == "alternate" else 0
     warm, measured = round(args.warmup * args.rate), round(args.seconds * args.rate)
     lags, cpu_start, t_first = [], None, 0.0
     t0 = time.perf_counter() + 0.5
@@ -626,7 +638,7 @@ async def chat_phase(args, ref, servers: list[Server], sessions: dict[int, str],
         phase = "w" if g < warm else "m"
         if g == warm:
             cpu_start, t_first = meter.read(), time.perf_counter()
-        chat = chats[(g // 2) % len(chats)]
+        chat = chats[(g // 2 + (0 if g % 2 == 0 else agent_offset)) % len(chats)]
         text = f"{TEXTS[g % len(TEXTS)]} (bench message {g})"
         if g % 2 == 0:
             key = f"c{phase}{g}"
@@ -1004,7 +1016,8 @@ def main(argv=None) -> int:
         f"database: {connection.settings_dict['NAME']}  {version.split(',')[0]}  cpus={os.cpu_count()}  "
         f"code: {code_revision()}  websockets {websockets.__version__}  load average (1 min) "
         f"{os.getloadavg()[0]:.2f}\n"
-        f"chats={args.chats} agents={args.agents} rate={args.rate:.0f}/s (half each way) measured={args.seconds:.0f} s "
+        f"chats={args.chats} agents={args.agents} rate={args.rate:.0f}/s (half each way, turns {args.turns}) "
+        f"measured={args.seconds:.0f} s "
         f"(+{args.warmup:.0f} s warm-up) idle sockets={0 if args.skip_idle else args.idle} runs={args.runs}  "
         f"2 Daphne processes, Redis {args.redis_url} (prefix {CHANNEL_LAYER_PREFIX}), open files limit {limit}"
     )
