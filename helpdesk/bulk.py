@@ -26,7 +26,10 @@ def update_rows(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
         if len(rows) == 1 or connection.vendor != "postgresql":
             assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
             sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 (names from the model)
-            cursor.executemany(sql, rows) if len(rows) > 1 else cursor.execute(sql, rows[0])
+            if len(rows) == 1:
+                cursor.execute(sql, rows[0])
+            else:
+                cursor.executemany(sql, rows)
             return
         # The first row carries each column's type: a column of NULLs alone would be read as text.
         types = [field.cast_db_type(connection) for field in columns] + [meta.pk.cast_db_type(connection)]
