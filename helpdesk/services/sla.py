@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.bulk import update_rows
@@ -146,14 +145,11 @@ def sla_on_messages(*, messages: list[Message]) -> None:
         # The caller read the clocks with their tickets, under the tickets' locks, without waiting for them (no
         # clock changes without its ticket's lock): they are as they are now.
         clocks = [tickets[pk].sla for pk in sorted(tickets) if hasattr(tickets[pk], "sla")]
-        clocks = [
-            sla for sla in clocks if _moves(sla, answered=sla.ticket_id in answered, written=sla.ticket_id in written)
-        ]
     else:
-        starting = Q(ticket_id__in=written, first_response_met_at__isnull=False, next_response_from__isnull=True)
-        awaiting = Q(first_response_met_at__isnull=True) | Q(next_response_from__isnull=False)
-        clocks = TicketSla.objects.select_for_update().filter((Q(ticket_id__in=answered) & awaiting) | starting)
-        clocks = clocks.order_by("ticket_id")
+        clocks = TicketSla.objects.select_for_update().filter(ticket_id__in=tickets).order_by("ticket_id")
+    clocks = [
+        sla for sla in clocks if _moves(sla, answered=sla.ticket_id in answered, written=sla.ticket_id in written)
+    ]
     readings = {sla.ticket_id: _Reading(sla, None) for sla in clocks}
     for message in relevant:
         reading = readings.get(message.ticket_id)
@@ -182,8 +178,8 @@ def sla_on_messages(*, messages: list[Message]) -> None:
 
 
 def _moves(sla: TicketSla, *, answered: bool, written: bool) -> bool:
-    """What the query of `sla_on_messages` selects: an agent's reply moves a clock awaiting a response, a
-    customer's message one that starts a next-response target."""
+    """An agent's reply moves a clock awaiting a response, a customer's message one that starts a
+    next-response target."""
     if answered:
         return sla.first_response_met_at is None or sla.next_response_from is not None
     return written and sla.first_response_met_at is not None and sla.next_response_from is None
