@@ -19,7 +19,6 @@ import time
 from collections import deque
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
@@ -32,6 +31,7 @@ from channels_app.chat.serializers import chat_summary, state_frame, widget_mess
 from channels_app.chat.services import ChatError
 from channels_app.models import ChatSession, ChatState, ChatWidget
 from helpdesk.api.serializers import MessageSerializer
+from helpdesk.consumers import DirectDispatchConsumer
 from helpdesk.event_text import describe
 from helpdesk.models import AgentProfile, Message, Presence, Team, Ticket, TicketStatus
 from helpdesk.realtime import ticket_group, user_group
@@ -52,7 +52,7 @@ CLOSE_SERVER_ERROR = 1011
 DRAIN_SECONDS = 10  # a closing socket's frames already received are still handled, this long at most
 
 
-class _Frames(AsyncJsonWebsocketConsumer):
+class _Frames(DirectDispatchConsumer):
     """JSON frames in, one handler per type, errors answered without closing."""
 
     handlers: dict[str, str] = {}

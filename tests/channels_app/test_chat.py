@@ -4,6 +4,7 @@ live, a reconnecting widget resyncs, the agent ends the chat; refusals and malfo
 import asyncio
 import hashlib
 import hmac
+import threading
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async  # closes its connections
@@ -355,3 +356,31 @@ async def test_a_token_the_helpdesk_never_issued_is_replaced_and_saying_hello_cr
         assert identity.value == welcome["visitor"]
     finally:
         await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_pushes_reach_a_socket_while_the_database_thread_is_busy(support):
+    """A socket forwards what the channel layer brings without waiting for the process's database thread
+    (where the chat's writes queue): only its own database work waits there."""
+    from channels.layers import get_channel_layer
+
+    from channels_app.chat.realtime import CHAT_MESSAGE_TYPE, visitor_group
+
+    customer, _ = await widget_socket(support)
+    release = threading.Event()
+    try:
+        await hello(customer)
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+        await until(customer, message_from("bot"))
+        ticket_id = await sync_to_async(lambda: ChatSession.objects.get().pk)()
+        busy = asyncio.ensure_future(sync_to_async(release.wait)(10))  # the database thread, taken
+
+        typing = {"type": "typing", "name": "Aiko", "typing": True}
+        await get_channel_layer().group_send(visitor_group(ticket_id), {"type": CHAT_MESSAGE_TYPE, "frame": typing})
+        assert await until(customer, "typing", timeout=2) == typing
+        assert not busy.done()
+    finally:
+        release.set()
+        await customer.disconnect()
+    assert await busy
