@@ -237,6 +237,32 @@ def test_lines_of_many_chats_go_in_one_batch_and_the_rest_is_left_to_the_single_
     ]
 
 
+def test_a_batch_reads_its_chats_as_the_orm_does(widget, django_assert_num_queries):
+    """The batch's hand-written read (dates and JSON converted by the database's own rules) gives the
+    chats, tickets, customers and SLA clocks the ORM gives, and a ticket without a clock is known to have none."""
+    SlaPolicyFactory(name="Chat", targets={"normal": (10, 5, 60)})
+    aiko = online(widget.inbox.team, "aiko")
+    with_clock, _ = with_agent(widget, aiko)
+    ChatSession.objects.filter(pk=with_clock.pk).update(declined_by=[aiko.pk], bot_state={"failures": 1, "名": "値"})
+    without_clock, _ = start_chat(widget)
+    TicketSla.objects.filter(ticket_id=without_clock.pk).delete()
+
+    with transaction.atomic():
+        read = services._lock_chats([with_clock.pk, without_clock.pk])
+    orm = ChatSession.objects.select_related("ticket__customer", "ticket__sla").in_bulk([with_clock.pk])
+
+    def values(obj):
+        return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+    chat, expected = read[with_clock.pk], orm[with_clock.pk]
+    assert values(chat) == values(expected) and chat.bot_state == {"failures": 1, "名": "値"}
+    assert values(chat.ticket) == values(expected.ticket)
+    assert values(chat.ticket.customer) == values(expected.ticket.customer)
+    assert values(chat.ticket.sla) == values(expected.ticket.sla)
+    with django_assert_num_queries(0):
+        assert not hasattr(read[without_clock.pk].ticket, "sla")
+
+
 def test_a_batch_moves_the_chats_sla_clock_as_single_messages_do(widget):
     SlaPolicyFactory(name="Chat", targets={"normal": (10, 5, 60)})
     aiko = online(widget.inbox.team, "aiko")
