@@ -115,10 +115,13 @@ class Selected:
         self.table = connection.ops.quote_name(model._meta.db_table)
 
     def column(self, field_name: str) -> str:
-        return f"{self.alias}.{connection.ops.quote_name(self.model._meta.get_field(field_name).column)}"
+        return self._qualified(self.model._meta.get_field(field_name))
 
     def columns(self) -> str:
-        return ", ".join(f"{self.alias}.{connection.ops.quote_name(field.column)}" for field in self.fields)
+        return ", ".join(self._qualified(field) for field in self.fields)
+
+    def _qualified(self, field: models.Field) -> str:
+        return f"{self.alias}.{connection.ops.quote_name(field.column)}"
 
     def take(self, row: Sequence, start: int) -> tuple[models.Model | None, int]:
         """The instance whose columns start at `start` in the row (None when they are all NULL: an outer join

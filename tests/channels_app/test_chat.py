@@ -8,11 +8,13 @@ import threading
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async  # closes its connections
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from channels_app.chat.realtime import CHAT_MESSAGE_TYPE, visitor_group
 from channels_app.models import ChatSession, ChatWidget
 from customers.models import Customer, Identity
 from helpdesk.asgi import application
@@ -363,10 +365,6 @@ async def test_a_token_the_helpdesk_never_issued_is_replaced_and_saying_hello_cr
 async def test_pushes_reach_a_socket_while_the_database_thread_is_busy(support):
     """A socket forwards what the channel layer brings without waiting for the process's database thread
     (where the chat's writes queue): only its own database work waits there."""
-    from channels.layers import get_channel_layer
-
-    from channels_app.chat.realtime import CHAT_MESSAGE_TYPE, visitor_group
-
     customer, _ = await widget_socket(support)
     release = threading.Event()
     try:
