@@ -6,10 +6,18 @@ open): `group_send_many` looks all the groups up in one pipelined round trip, th
 that have members, each through the ordinary `group_send`.
 """
 
+import logging
 import time
 
 from channels_redis.core import RedisChannelLayer
-from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
+from redis.asyncio.client import PubSub
+
+logger = logging.getLogger(__name__)
+
+# What every consumer of a process is sent when its subscriptions came back after Redis was lost: the group
+# messages published meanwhile never reached it (helpdesk.consumers.DirectDispatchConsumer handles it).
+RESUBSCRIBED = {"type": "layer.resubscribed"}
 
 
 class BatchingRedisChannelLayer(RedisChannelLayer):
@@ -44,7 +52,14 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
     group message is one PUBLISH and reaches a process without it asking (the list-based layer above takes
     three round trips per message a process receives, one after the other, which caps what a process can
     deliver). Messages are not kept for a process that is not listening; sockets resync from the database by
-    sequence number when they reconnect, as with any lost push."""
+    sequence number when they reconnect, as with any lost push; when the process itself lost Redis (a
+    restart, a network cut), its consumers are told (`RESUBSCRIBED`) so that their sockets resync too."""
+
+    def _get_layer(self):
+        layer = super()._get_layer()
+        if not all(isinstance(shard, _NoticingShard) for shard in layer._shards):  # a new loop's layer
+            layer._shards = [_NoticingShard(shard.host, layer) for shard in layer._shards]
+        return layer
 
     async def listened_groups(self, groups) -> set[str]:
         """The groups some process listens to (PUBSUB NUMSUB), one round trip per Redis host."""
@@ -76,3 +91,31 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
             pipelines[shard].publish(name, self.serialize(message))
         for pipeline in pipelines.values():
             await pipeline.execute()
+
+
+class _NoticingShard(RedisSingleShardConnection):
+    """The connection to one Redis host, which tells every consumer of the process when its subscriptions
+    are made again on a new connection."""
+
+    def _ensure_redis(self):
+        if self._redis is None:
+            super()._ensure_redis()
+            self._pubsub = _NoticingPubSub(self._redis.connection_pool, on_resubscribed=self._tell_consumers)
+
+    def _tell_consumers(self) -> None:
+        layer = self.channel_layer
+        logger.warning("channel layer: subscribed again to %s; telling %d consumers", self.host, len(layer.channels))
+        notice = layer.channel_layer.serialize(RESUBSCRIBED)
+        for queue in layer.channels.values():
+            queue.put_nowait(notice)
+
+
+class _NoticingPubSub(PubSub):
+    def __init__(self, *args, on_resubscribed, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_resubscribed = on_resubscribed
+
+    async def on_connect(self, connection) -> None:
+        """redis-py calls this when the connection is made again (not the first time) to subscribe again."""
+        await super().on_connect(connection)
+        self._on_resubscribed()

@@ -4,6 +4,9 @@ Protocol in docs/chat-protocol.md. Authorization happens in `connect()`, before 
 the same selector as the REST API; a socket the user may not use is closed with code 4404.
 """
 
+import asyncio
+import random
+
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -15,6 +18,8 @@ from helpdesk.selectors.access import is_staff_role, ticket_access
 from helpdesk.selectors.tickets import ticket_timeline
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVICE_RESTART = 1012  # RFC 6455 registry: "Service Restart"; the client reconnects and resyncs
+RESUBSCRIBE_SPREAD_SECONDS = 3.0
 MAX_FRAME_BYTES = 64 * 1024
 RESYNC_LIMIT = 500
 
@@ -34,6 +39,14 @@ class DirectDispatchConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def layer_resubscribed(self, message):
+        """The process lost Redis for a while (helpdesk.channel_layer.RESUBSCRIBED): what was pushed meanwhile
+        never came. Closing with 1012 makes the client reconnect and resync from the database by sequence
+        number, as after any dropped socket; the closes are spread so that the clients do not all return at
+        once."""
+        await asyncio.sleep(random.uniform(0, RESUBSCRIBE_SPREAD_SECONDS))  # noqa: S311 (not for security)
+        await self.close(code=CLOSE_SERVICE_RESTART)
 
 
 class TicketStreamConsumer(DirectDispatchConsumer):
