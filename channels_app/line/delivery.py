@@ -13,7 +13,7 @@ from channels_app.adapters import SendResult
 from channels_app.line.client import LineClient
 from channels_app.models import Delivery, LineAccount, ReplyRoute
 from customers.models import ChannelKind
-from helpdesk.models import Message
+from helpdesk.models import Direction, Message
 
 # LINE accepts a reply token for about a minute; stay well inside it.
 REPLY_TOKEN_LIFETIME = timedelta(seconds=50)
@@ -29,9 +29,9 @@ def client_for(account: LineAccount) -> LineClient:
 
 
 def send_line(delivery: Delivery, message: Message) -> SendResult:
-    account = LineAccount.objects.filter(inbox=message.ticket.inbox).first()
+    account = account_for(message)
     if account is None:
-        return SendResult(ok=False, error="This ticket's inbox has no LINE account to answer from.")
+        return SendResult(ok=False, error="No LINE account to answer from: the customer never wrote to an active one.")
     client = client_for(account)
     texts = [message.body_text] + [
         f"{a.filename}: (attachment kept in the helpdesk)" for a in message.attachments.all()
@@ -45,6 +45,25 @@ def send_line(delivery: Delivery, message: Message) -> SendResult:
         # An expired or used token: fall through to push.
     retry_key = str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"delivery-{delivery.pk}"))
     return client.push(delivery.recipient, texts, retry_key=retry_key)
+
+
+def account_for(message: Message) -> LineAccount | None:
+    """The LINE account to answer from: the ticket's own, or, for a ticket of another channel (a chat whose
+    visitor left), the one the customer last wrote to on LINE (a LINE user id belongs to one provider)."""
+    ticket = message.ticket
+    accounts = LineAccount.objects.filter(is_active=True)
+    account = accounts.filter(inbox=ticket.inbox_id).first()
+    if account is not None:
+        return account
+    last_line_inbox = (
+        Message.objects.filter(
+            ticket__customer=ticket.customer_id, channel=ChannelKind.LINE, direction=Direction.INBOUND
+        )
+        .order_by("-created_at")
+        .values_list("ticket__inbox", flat=True)
+        .first()
+    )
+    return accounts.filter(inbox=last_line_inbox).first() if last_line_inbox else None
 
 
 def _take_fresh_reply_token(route: ReplyRoute | None) -> str:

@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from channels_app.models import Delivery, DeliveryStatus, LineAccount
+from channels_app.chat import services as chat_services
+from channels_app.chat.identity import new_visitor_token, visitor_customer
+from channels_app.models import ChatWidget, Delivery, DeliveryStatus, LineAccount
 from customers.models import Customer, Identity
-from helpdesk.models import AuditEntry, Message, Ticket
+from helpdesk.models import AuditEntry, Inbox, Message, Presence, Ticket
 from helpdesk.services.tickets import reply
 from tests.channels_app.line_fake import ACCESS_TOKEN, running_fake_line_api
 from tests.channels_app.mail import mail
+from tests.factories import AgentFactory
 from tests.helpers import run_concurrently
 
 FIXTURES = Path(__file__).parent / "fixtures" / "line"
@@ -128,6 +132,33 @@ def test_an_answer_uses_the_fresh_reply_token_once_then_push(account, line_api, 
     push_request = line_api.requests_to("/v2/bot/message/push")[0]
     assert push_request.headers["x-line-retry-key"]
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chat_answer_to_a_visitor_who_left_reaches_them_on_line(account, line_api):
+    post(account, payload("text_user.json"))  # the customer wrote to the LINE account once
+    known_on_line = Ticket.objects.get().customer
+    chat_inbox = Inbox.objects.create(name="Website chat", kind="chat", team=account.inbox.team)
+    widget = ChatWidget.objects.create(inbox=chat_inbox, allowed_origins="https://shop.example.com")
+    agent = AgentFactory(teams=[chat_inbox.team], presence=Presence.ONLINE, last_seen_at=timezone.now()).user
+    # The shop's site knows them as its user u-42, and vouches for them in the widget.
+    Identity.objects.create(customer=known_on_line, kind="external", value=f"site{widget.pk}:u-42", verified=True)
+    visitor = new_visitor_token()
+    vouched = {"id": "u-42", "hash": hmac.new(widget.identity_secret.encode(), b"u-42", hashlib.sha256).hexdigest()}
+    customer = visitor_customer(widget, visitor, user=vouched)
+    assert customer == known_on_line
+    chat = chat_services.customer_message(
+        widget=widget, customer_id=customer.pk, visitor=visitor, text="Shipped yet?", client_id="c1"
+    ).session
+    chat_services.ask_for_person(ticket_id=chat.pk)
+    chat_services.accept(ticket_id=chat.pk, agent=agent)
+
+    # The visitor has left the page.
+    answer = chat_services.agent_message(ticket_id=chat.pk, agent=agent, text="Shipped today.", client_id="a1")
+
+    assert answer.channel == "line"
+    assert [(push["to"], push["messages"][0]["text"]) for push in line_api.pushes] == [(USER, "Shipped today.")]
+    assert Delivery.objects.get(message=answer).status == DeliveryStatus.SENT
 
 
 @pytest.mark.django_db(transaction=True)
