@@ -21,6 +21,7 @@ from collections import deque
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import override
 
@@ -571,14 +572,14 @@ class AgentConsumer(_Frames):
             chat = await self._summary(frame["ticket"])
             if chat is not None:
                 await self.send_json({"type": "chat", "chat": chat})
+            else:  # transferred out of this agent's sight
+                await self._gone(frame["ticket"])
         elif kind in ("typing", "read", "contact") and frame.get("ticket") in self.watching:
             await self.send_json(frame)
 
     @database_sync_to_async
     def _summary(self, ticket_id: int) -> dict | None:
-        try:
-            ticket_access(user=self.user, ticket_id=ticket_id)
-        except Ticket.DoesNotExist:
+        if not self._may_see(ticket_id):
             return None
         session = ChatSession.objects.select_related(
             "ticket__customer", "ticket__team", "ticket__assignee__agent_profile", "widget"
@@ -586,10 +587,30 @@ class AgentConsumer(_Frames):
         found = session.first()
         return chat_summary(found) if found is not None else None
 
+    def _may_see(self, ticket_id: int) -> bool:
+        try:
+            ticket_access(user=self.user, ticket_id=ticket_id)
+        except Ticket.DoesNotExist:
+            return False
+        return True
+
+    async def _gone(self, ticket_id: int) -> None:
+        """The agent may no longer see this chat: nothing more of it reaches them, and the console drops it."""
+        self.watching.discard(ticket_id)
+        await self.leave(ticket_group(ticket_id, public=False), staff_group(ticket_id))
+        await self.send_json({"type": "gone", "ticket": ticket_id})
+
     async def helpdesk_event(self, event):
         payload = event["event"]
         ticket_id = payload.get("ticket_id")
-        if payload["type"] != "message_created" or ticket_id not in self.watching:
+        if ticket_id not in self.watching:
+            return
+        if payload["type"] == "ticket_assigned":
+            # A new team or assignee can take the chat out of this agent's sight: check again before any more.
+            if not await database_sync_to_async(self._may_see)(ticket_id):
+                await self._gone(ticket_id)
+            return
+        if payload["type"] != "message_created":
             return
         message = event.get("message")
         if message is None:
@@ -600,12 +621,16 @@ class AgentConsumer(_Frames):
 
 
 def _set_presence(user, presence: str | None) -> AgentProfile:
-    """Presence (None: unchanged) and "seen now"; an agent coming online may get waiting chats offered."""
+    """Presence (None: unchanged) and "seen now"; an agent coming online may get waiting chats offered, and
+    the customers waiting for their teams hear who can answer now."""
     profile = AgentProfile.objects.get(user=user)
     fields = {"last_seen_at": timezone.now()}
     if presence is not None:
         fields["presence"] = presence
-    AgentProfile.objects.filter(pk=profile.pk).update(**fields)
+    with transaction.atomic():
+        AgentProfile.objects.filter(pk=profile.pk).update(**fields)
+        if presence is not None:
+            services.tell_waiting(_queues_of(profile))
     for field, value in fields.items():
         setattr(profile, field, value)
     if presence == Presence.ONLINE:
@@ -615,7 +640,14 @@ def _set_presence(user, presence: str | None) -> AgentProfile:
 
 def _left(user) -> None:
     if _sockets(user.pk, -1) <= 0:
-        AgentProfile.objects.filter(user=user).update(presence=Presence.OFFLINE)
+        with transaction.atomic():
+            AgentProfile.objects.filter(user=user).update(presence=Presence.OFFLINE)
+            services.tell_waiting(_queues_of(AgentProfile.objects.get(user=user)))
+
+
+def _queues_of(profile: AgentProfile) -> list[int | None]:
+    """The queues whose chats this agent can take: their teams', and the chats of no team."""
+    return [*profile.teams.values_list("pk", flat=True), None]
 
 
 def _sockets(user_id: int, change: int) -> int:

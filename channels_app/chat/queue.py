@@ -89,23 +89,29 @@ def waiting(*, team_ids: list[int] | None = None):
     return chats.order_by("queued_at", "ticket_id")
 
 
+def team_queue(team_id: int | None):
+    """The chats waiting in one team's queue (None: the chats of no team), in the order they will be taken."""
+    return ChatSession.objects.filter(state=ChatState.QUEUED, ticket__team_id=team_id).order_by(
+        "queued_at", "ticket_id"
+    )
+
+
 def position(session: ChatSession) -> int | None:
     """1 for the next chat an agent of the team will take."""
     if session.state != ChatState.QUEUED or session.queued_at is None:
         return None
-    ahead = ChatSession.objects.filter(
-        state=ChatState.QUEUED, ticket__team_id=session.ticket.team_id, queued_at__lt=session.queued_at
+    queued_at = session.queued_at
+    ahead = team_queue(session.ticket.team_id).filter(
+        Q(queued_at__lt=queued_at) | Q(queued_at=queued_at, ticket_id__lt=session.pk)
     )
     return ahead.count() + 1
 
 
-def expected_wait(session: ChatSession, *, now: datetime | None = None) -> timedelta | None:
-    """How long the customer will most likely wait: the team's recent waits (queued to accepted), times the
-    queue ahead shared among the free agents. None when there is too little history to tell."""
-    now = now or timezone.now()
+def recent_waits(team_id: int | None, *, now: datetime) -> list[timedelta]:
+    """How long the team's recently accepted chats waited (queued to accepted), newest first."""
     recent = (
         ChatSession.objects.filter(
-            ticket__team_id=session.ticket.team_id,
+            ticket__team_id=team_id,
             accepted_at__isnull=False,
             queued_at__isnull=False,
             accepted_at__gte=now - timedelta(days=RECENT_DAYS),
@@ -113,14 +119,15 @@ def expected_wait(session: ChatSession, *, now: datetime | None = None) -> timed
         .order_by("-accepted_at")
         .values_list("queued_at", "accepted_at")[:RECENT_CHATS]
     )
-    waits = [accepted - queued for queued, accepted in recent if accepted >= queued]
-    place = position(session)
-    if len(waits) < 3 or place is None:
+    return [accepted - queued for queued, accepted in recent if accepted >= queued]
+
+
+def wait_at(place: int, *, waits: list[timedelta], agents_free: int) -> timedelta | None:
+    """The most likely wait at this place in the queue: the recent waits' median, times the queue ahead shared
+    among the free agents. None when there is too little history to tell."""
+    if len(waits) < 3:
         return None
-    free = sum(
-        1 for agent in chat_agents(team_id=session.ticket.team_id, now=now) if agent.chat_load < agent.chat_capacity
-    )
-    return statistics.median(waits) * max(1, -(-place // max(free, 1)))
+    return statistics.median(waits) * max(1, -(-place // max(agents_free, 1)))
 
 
 def chat_load(user) -> int:

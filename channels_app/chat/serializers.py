@@ -3,7 +3,7 @@ a conversation's state, a chat as the agents' console lists it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core import signing
 from django.urls import reverse
@@ -74,13 +74,52 @@ def read_attachment_token(token: str) -> dict | None:
 
 def state_frame(session: ChatSession, *, now: datetime | None = None) -> dict:
     """Who is with the visitor now, their place in the queue and an honest expected wait."""
+    if session.state != ChatState.QUEUED:
+        return _state(session)
+    now = now or timezone.now()
+    team_id = session.ticket.team_id
+    return _state(
+        session,
+        place=queue.position(session),
+        waits=queue.recent_waits(team_id, now=now),
+        available=queue.availability(widget=session.widget, team_id=team_id, now=now),
+    )
+
+
+def waiting_state_frames(
+    team_id: int | None, *, now: datetime | None = None, limit: int = 200
+) -> list[tuple[int, dict]]:
+    """(chat, state frame) for every chat waiting in a team's queue, to tell them all when the queue moves:
+    the same as `state_frame` for each, in a few queries for the whole queue."""
+    now = now or timezone.now()
+    waiting = queue.team_queue(team_id).select_related("ticket", "widget__inbox__team")[:limit]
+    waits = queue.recent_waits(team_id, now=now)
+    availability: dict[int, queue.Availability] = {}  # per widget: its inbox's business hours
+    frames = []
+    for place, session in enumerate(waiting, start=1):
+        if session.widget_id not in availability:
+            availability[session.widget_id] = queue.availability(widget=session.widget, team_id=team_id, now=now)
+        frames.append(
+            (session.pk, _state(session, place=place, waits=waits, available=availability[session.widget_id]))
+        )
+    return frames
+
+
+def _state(
+    session: ChatSession,
+    *,
+    place: int | None = None,
+    waits: list[timedelta] = (),
+    available: queue.Availability | None = None,
+) -> dict:
     ticket = session.ticket
     agent = None
     if session.state == ChatState.AGENT and ticket.assignee_id:
         profile = getattr(ticket.assignee, "agent_profile", None)
         agent = {"name": str(profile or ticket.assignee.get_username())}
-    place = queue.position(session) if session.state == ChatState.QUEUED else None
-    wait = queue.expected_wait(session, now=now) if place is not None else None
+    wait = None
+    if place is not None and available.status != "away":  # no promise when nobody is there to keep it
+        wait = queue.wait_at(place, waits=waits, agents_free=available.agents_free)
     return {
         "type": "state",
         "id": session.pk,
@@ -88,16 +127,15 @@ def state_frame(session: ChatSession, *, now: datetime | None = None) -> dict:
         "agent": agent,
         "position": place,
         "expected_wait_seconds": int(wait.total_seconds()) if wait is not None else None,
-        "notice": _notice(session, now=now) if session.state == ChatState.QUEUED else None,
+        "notice": _notice(available, session.language) if available is not None else None,
         "customer_read_seq": session.customer_read_seq,
         "agent_read_seq": session.agent_read_seq,
     }
 
 
-def _notice(session: ChatSession, *, now: datetime | None) -> str | None:
+def _notice(availability: queue.Availability, language: str) -> str | None:
     """What a waiting customer should know when nobody can answer soon."""
-    availability = queue.availability(widget=session.widget, team_id=session.ticket.team_id, now=now)
-    with override(session.language if session.language in ("ja", "en") else "en"):
+    with override(language if language in ("ja", "en") else "en"):
         leave_message = _("Leave your message: we will answer here, and by email if we have your address.")
         if not availability.open_now:
             return f"{_('We are outside our support hours.')} {leave_message}"

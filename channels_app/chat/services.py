@@ -23,16 +23,17 @@ from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from channels_app.acknowledge import describe_hours
 from channels_app.adapters import InboundMessage, Sender
 from channels_app.bot import BotContext, BotState, Intent, respond
 from channels_app.bot.engine import handoff_summary
 from channels_app.bot.intents import DEFAULT_INTENTS
+from channels_app.bot.text import conversation_language
 from channels_app.chat import queue
 from channels_app.chat.realtime import queue_group, staff_group, tell, visitor_group
-from channels_app.chat.serializers import state_frame
+from channels_app.chat.serializers import state_frame, waiting_state_frames
 from channels_app.models import ChatIntent, ChatSession, ChatState, ChatWidget, Mailbox
 from channels_app.pipeline import receive
 from customers.models import ChannelKind, Customer, Identity, IdentityKind
@@ -216,16 +217,18 @@ def bot_turn(*, ticket_id: int, text: str) -> None:
         return  # muted once a person has the chat
     widget = session.widget
     availability = queue.availability(widget=widget, team_id=session.ticket.team_id)
-    language = session.language if session.language in ("ja", "en") else ""
+    state = BotState.from_dict(session.bot_state)
+    hint = session.language if session.language in ("ja", "en") else ""
+    speaks = conversation_language(text, current=state.language, hint=hint)  # the language of the answer
     context = BotContext(
         intents=configured_intents(),
-        language=language,
-        hours_text=hours_text(widget, language or "en"),
-        wait_text="" if availability.agents_free else _("a while"),
+        language=hint,
+        hours_text=hours_text(widget, speaks),
+        wait_text=_spoken_wait(session, availability, speaks),
         # A rule: routing made the chat urgent or high priority (a VIP, a keyword): a person takes it at once.
         hand_off_now=session.ticket.priority in PEOPLE_FIRST,
     )
-    answer = respond(BotState.from_dict(session.bot_state), text, context=context)
+    answer = respond(state, text, context=context)
     session.bot_state = answer.state.to_dict()
     if answer.text:
         suggestions = [dataclasses.asdict(suggestion) for suggestion in answer.suggestions]
@@ -236,6 +239,23 @@ def bot_turn(*, ticket_id: int, text: str) -> None:
     if answer.action == "handoff":
         _hand_off(session, reason=answer.reason, summary=answer.summary)
     session.save()
+
+
+def _spoken_wait(session: ChatSession, availability: queue.Availability, language: str) -> str:
+    """What the bot tells of the wait if it hands the chat over now: the queue's honest estimate for the next
+    place, else "a while" when everyone is busy, else nothing (someone is free, or nobody is there at all:
+    the widget's notice says so)."""
+    if availability.status == "away":
+        return ""
+    team_id = session.ticket.team_id
+    waits = queue.recent_waits(team_id, now=timezone.now())
+    place = queue.team_queue(team_id).count() + 1 if len(waits) >= 3 else 0
+    wait = queue.wait_at(place, waits=waits, agents_free=availability.agents_free) if place else None
+    with override(language):
+        if wait is None:
+            return "" if availability.agents_free else _("a while")
+        minutes = max(1, round(wait.total_seconds() / 60))
+        return ngettext("about %(count)d minute", "about %(count)d minutes", minutes) % {"count": minutes}
 
 
 @transaction.atomic
@@ -381,6 +401,7 @@ def accept(*, ticket_id: int, agent) -> ChatSession:
     session.accepted_at, session.offered_to, session.offered_at, session.declined_by = timezone.now(), None, None, []
     session.save()
     _announce(session)
+    tell_waiting([session.ticket.team_id])
     return session
 
 
@@ -553,7 +574,7 @@ def transfer(*, ticket_id: int, actor, to_agent=None, to_team: Team | None = Non
         raise ChatError("not_yours", "Only the chat's agent or a supervisor can transfer it.")
     if session.state == ChatState.ENDED:
         raise ChatError("not_allowed", "This chat has ended.")
-    previous = session.ticket.assignee_id
+    previous, previous_team = session.ticket.assignee_id, session.ticket.team_id
     try:
         if to_agent is not None:
             if not is_staff_role(to_agent):
@@ -570,6 +591,7 @@ def transfer(*, ticket_id: int, actor, to_agent=None, to_team: Team | None = Non
         raise ChatError("bad_field", "; ".join(error.messages)) from None
     session.save()
     _announce(session, also=[previous])
+    tell_waiting([previous_team, session.ticket.team_id], but=session.pk)
     return session
 
 
@@ -584,6 +606,7 @@ def end(*, ticket_id: int, actor) -> ChatSession:
         change_status(ticket=session.ticket, status=TicketStatus.SOLVED, actor=actor)
     session.save()
     _announce(session)
+    tell_waiting([session.ticket.team_id])  # its agent may be free now, or it left the queue
     return session
 
 
@@ -621,6 +644,18 @@ def _announce(session: ChatSession, *, also: list[int | None] = ()) -> None:
     sends = [(visitor_group(session.pk), frame), (queue_group(session.ticket.team_id), {"type": "queue_changed"})]
     sends += [(user_group(user_id), changed) for user_id in {session.ticket.assignee_id, *also} - {None}]
     sends.append((staff_group(session.pk), changed))
+    tell(sends)
+
+
+def tell_waiting(team_ids: list[int | None], *, but: int | None = None) -> None:
+    """Tell the customers waiting in these teams' queues their place, wait and notice again: the queue moved
+    (a chat was taken, transferred or ended) or the agents who can answer changed."""
+    sends = [
+        (visitor_group(ticket_id), frame)
+        for team_id in dict.fromkeys(team_ids)
+        for ticket_id, frame in waiting_state_frames(team_id)
+        if ticket_id != but
+    ]
     tell(sends)
 
 

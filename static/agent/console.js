@@ -254,6 +254,8 @@
         return onOffer(frame.chat);
       case "chat":
         return onChat(frame.chat);
+      case "gone":
+        return onGone(frame.ticket);
       case "message":
         return onMessage(frame);
       case "typing":
@@ -356,6 +358,29 @@
     renderQueue();
     renderMine();
     if (chat.ticket === state.selected) renderChatHeader();
+  }
+
+  /** The chat went out of this agent's sight (transferred to a team they are not in): forget it. */
+  function onGone(ticket) {
+    if (ticket === undefined) return;
+    state.queue = state.queue.filter((waiting) => waiting.ticket !== ticket);
+    if (state.knownWaiting) state.knownWaiting.delete(ticket);
+    state.mine.delete(ticket);
+    state.chats.delete(ticket);
+    state.transcripts.delete(ticket);
+    state.unread.delete(ticket);
+    state.acceptRequested.delete(ticket);
+    if (state.selected === ticket) {
+      stopTyping();
+      hideCustomerTyping();
+      state.selected = null;
+      ui.transcript.replaceChildren();
+      ui.chat.hidden = true;
+      ui.placeholder.hidden = false;
+      announce(t("chat_gone"));
+    }
+    renderQueue();
+    renderMine();
   }
 
   function transcriptOf(ticket) {

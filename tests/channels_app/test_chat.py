@@ -141,6 +141,11 @@ async def test_bot_answers_hands_off_agent_accepts_and_they_talk_live_then_the_w
             if frame["type"] == "message"
         ]
         assert ("bot", "") in kinds and ("system", "handed_off") in kinds and kinds[0] == ("customer", "")
+        [hand_off] = [
+            f["message"] for f in transcript if f["type"] == "message" and f["message"]["event"] == "handed_off"
+        ]
+        assert hand_off["data"]["reason"] == "customer_asked"
+        assert hand_off["data"]["summary"] == offer["chat"]["summary"]
         with_agent = await until(customer, lambda f: f["type"] == "state" and f["state"] == "agent")
         assert with_agent["agent"] == {"name": "Aiko"}
 
@@ -246,6 +251,131 @@ async def test_only_staff_open_the_agent_console_and_agents_see_only_chats_they_
     finally:
         await customer.disconnect()
         await agent.disconnect()
+
+
+async def quiet(socket, seconds=0.5) -> list[dict]:
+    """Every frame the socket gets within `seconds`."""
+    frames = []
+    while not await socket.receive_nothing(timeout=seconds):
+        frames.append(await socket.receive_json_from())
+    return frames
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_an_agent_whose_chat_goes_to_a_team_they_are_not_in_sees_no_more_of_it(support):
+    from channels_app.chat import services
+
+    def setup():
+        team = support.inbox.team
+        team.restrict_to_team_tickets = True
+        team.save()
+        agent = AgentFactory(
+            user__username="ben", teams=[team], presence=Presence.ONLINE, last_seen_at=timezone.now()
+        ).user
+        supervisor = AgentFactory(user__username="sue", role="supervisor").user
+        return agent, supervisor, TeamFactory(name="Billing")
+
+    agent_user, supervisor, billing = await sync_to_async(setup)()
+    customer, _ = await widget_socket(support)
+    agent, _ = await agent_socket(agent_user)
+    try:
+        await until(agent, "hello")
+        await hello(customer)
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+        await customer.send_json_to({"type": "human"})
+        ticket_id = (await until(agent, "offer"))["chat"]["ticket"]
+        await agent.send_json_to({"type": "accept", "ticket": ticket_id})
+        await until(agent, "resynced")
+
+        await sync_to_async(services.transfer)(ticket_id=ticket_id, actor=supervisor, to_team=billing)
+        assert await until(agent, "gone") == {"type": "gone", "ticket": ticket_id}
+
+        # The customer goes on, the new team takes notes, the customer types: none of it reaches Ben.
+        await customer.send_json_to({"type": "message", "client_id": "c2", "text": "My card number is..."})
+        await until(customer, message_from("customer", "My card number"))
+        await sync_to_async(services.agent_note)(
+            ticket_id=ticket_id, agent=supervisor, text="Billing dispute, see CRM", client_id="n1"
+        )
+        await customer.send_json_to({"type": "typing", "typing": True})
+        await agent.send_json_to({"type": "typing", "ticket": ticket_id, "typing": True})
+        about_the_chat = [frame for frame in await quiet(agent) if frame.get("ticket") == ticket_id]
+        assert [frame for frame in about_the_chat if frame["type"] != "gone"] == []
+        assert not [frame for frame in await quiet(customer) if frame["type"] == "typing"]
+    finally:
+        await customer.disconnect()
+        await agent.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_an_agent_transfers_a_chat_to_a_colleague_who_takes_over_live(support, online_agent):
+    colleague = await sync_to_async(
+        lambda: AgentFactory(
+            user__username="ben", display_name="Ben", teams=[support.inbox.team], presence=Presence.ONLINE,
+            last_seen_at=timezone.now(),
+        ).user
+    )()  # fmt: skip
+    customer, _ = await widget_socket(support)
+    aiko, _ = await agent_socket(online_agent)
+    ben, _ = await agent_socket(colleague)
+    try:
+        await until(aiko, "hello")
+        await until(ben, "hello")
+        await hello(customer)
+        await customer.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+        await customer.send_json_to({"type": "human"})
+        ticket_id = (await until(customer, lambda f: f["type"] == "state" and f["state"] == "queued"))["id"]
+        await aiko.send_json_to({"type": "accept", "ticket": ticket_id})
+        await until(customer, lambda f: f["type"] == "state" and f["state"] == "agent")
+
+        await aiko.send_json_to({"type": "transfer", "ticket": ticket_id, "agent": colleague.pk})
+        theirs = await until(ben, lambda f: f["type"] == "chat" and f["chat"]["ticket"] == ticket_id)
+        assert theirs["chat"]["assignee"] == {"id": colleague.pk, "name": "Ben"}
+        told = await until(customer, "state")
+        assert (told["state"], told["agent"]) == ("agent", {"name": "Ben"})
+
+        await ben.send_json_to({"type": "open", "ticket": ticket_id, "after_seq": 0})
+        await until(ben, "resynced")
+        await ben.send_json_to({"type": "message", "ticket": ticket_id, "client_id": "b1", "text": "Ben here."})
+        assert (await until(customer, message_from("agent", "Ben here")))["message"]["author_name"] == "Ben"
+        await aiko.send_json_to({"type": "message", "ticket": ticket_id, "client_id": "a9", "text": "Me again"})
+        assert (await until(aiko, "error"))["code"] == "not_yours"
+    finally:
+        for socket in (customer, aiko, ben):
+            await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_waiting_customers_hear_when_an_agent_comes_and_when_the_queue_moves(support):
+    first, _ = await widget_socket(support)
+    second, _ = await widget_socket(support)
+    agent = None
+    try:
+        for place, socket in enumerate((first, second), start=1):
+            await hello(socket)
+            await socket.send_json_to({"type": "message", "client_id": "c1", "text": "Hello"})
+            await socket.send_json_to({"type": "human"})
+            queued = await until(socket, lambda f: f["type"] == "state" and f["state"] == "queued")
+            assert queued["position"] == place
+            assert queued["notice"].startswith("No one is available right now.")
+
+        user = await sync_to_async(lambda: AgentFactory(user__username="aiko", teams=[support.inbox.team]).user)()
+        agent, _ = await agent_socket(user)  # Aiko comes online
+        hello_frame = await until(agent, "hello")
+        for place, socket in enumerate((first, second), start=1):
+            told = await until(socket, "state")
+            assert (told["state"], told["position"], told["notice"]) == ("queued", place, None)
+
+        await agent.send_json_to({"type": "accept", "ticket": hello_frame["queue"][0]["ticket"]})
+        assert (await until(first, "state"))["state"] == "agent"
+        moved_up = await until(second, "state")
+        assert (moved_up["state"], moved_up["position"]) == ("queued", 1)
+    finally:
+        for socket in (first, second, agent):
+            if socket is not None:
+                await socket.disconnect()
 
 
 @pytest.mark.asyncio

@@ -11,10 +11,11 @@ from django.test import Client
 from django.utils import timezone
 
 from channels_app.chat import identity, queue, services
+from channels_app.chat.serializers import state_frame
 from channels_app.chat.services import ChatError
-from channels_app.models import ChatSession, ChatState, ChatWidget
+from channels_app.models import ChatIntent, ChatSession, ChatState, ChatWidget
 from helpdesk.models import Inbox, Message, Presence, TicketSla
-from tests.factories import AgentFactory, SlaPolicyFactory, TeamFactory
+from tests.factories import AgentFactory, BusinessHoursFactory, SlaPolicyFactory, TeamFactory
 
 SITE = "https://shop.example.com"
 
@@ -147,14 +148,72 @@ def test_a_transfer_to_a_team_queues_the_chat_there_and_offers_it_to_that_teams_
     assert refused.value.code in ("taken", "not_found")
 
 
+def test_offers_go_round_robin_to_free_online_agents_never_to_the_away_the_silent_or_the_full(widget):
+    team = widget.inbox.team
+    aiko = online(team, "aiko", chat_capacity=1)
+    ben = online(team, "ben", chat_capacity=2)
+    online(team, "cho", presence=Presence.AWAY)
+    online(team, "dan", last_seen_at=timezone.now() - timedelta(minutes=10))  # no heartbeat for 10 minutes
+
+    def hand_off():
+        session, _ = start_chat(widget)
+        services.ask_for_person(ticket_id=session.pk)
+        return ChatSession.objects.get(pk=session.pk)
+
+    chats = [hand_off() for _ in range(3)]
+    assert [chat.offered_to for chat in chats] == [aiko, ben, aiko]
+
+    services.accept(ticket_id=chats[0].pk, agent=aiko)
+    with pytest.raises(ChatError) as full:
+        services.accept(ticket_id=chats[2].pk, agent=aiko)  # one chat at a time for Aiko
+    assert full.value.code == "full"
+    assert hand_off().offered_to == ben  # Aiko is full now
+
+
+def test_outside_support_hours_a_waiting_customer_is_told_and_given_no_wait(widget):
+    always_closed = BusinessHoursFactory(periods=[])
+    widget.inbox.business_hours = always_closed
+    widget.inbox.save()
+    online(widget.inbox.team, "aiko")
+    session, _ = start_chat(widget)
+    services.ask_for_person(ticket_id=session.pk)
+
+    told = state_frame(ChatSession.objects.get(pk=session.pk))
+
+    assert told["notice"].startswith("We are outside our support hours.")
+    assert (told["position"], told["expected_wait_seconds"]) == (1, None)
+
+
+def test_an_intent_an_admin_added_answers_in_the_customers_language(widget):
+    ChatIntent.objects.create(
+        name="returns", keywords="return label, 返品", answer_en="Print your label at example.com/returns.",
+        answer_ja="返品ラベルは example.com/returns で印刷できます。",
+    )  # fmt: skip
+    english, _ = start_chat(widget, text="Hi")
+    japanese, _ = start_chat(widget, text="こんにちは")
+
+    services.bot_turn(ticket_id=english.pk, text="Where do I get a return label?")
+    services.bot_turn(ticket_id=japanese.pk, text="返品したいです")
+
+    answers = [
+        Message.objects.filter(ticket_id=chat.pk, author_type="bot").latest("seq") for chat in (english, japanese)
+    ]
+    assert [answer.body_text for answer in answers] == [
+        "Print your label at example.com/returns.",
+        "返品ラベルは example.com/returns で印刷できます。",
+    ]
+    assert answers[0].data["intent"] == "returns"
+
+
 def test_queue_positions_and_an_honest_wait_from_recent_chats(widget):
+    busy = online(widget.inbox.team, "aiko", chat_capacity=0)  # online, but can take no chat now
     first, _ = start_chat(widget)
     second, _ = start_chat(widget)
     for session in (first, second):
         services.ask_for_person(ticket_id=session.pk)
     first, second = ChatSession.objects.get(pk=first.pk), ChatSession.objects.get(pk=second.pk)
     assert (queue.position(first), queue.position(second)) == (1, 2)
-    assert queue.expected_wait(second) is None  # no history yet: no promise
+    assert state_frame(second)["expected_wait_seconds"] is None  # no history yet: no promise
 
     now = timezone.now()
     for minutes in (2, 4, 6):
@@ -164,7 +223,19 @@ def test_queue_positions_and_an_honest_wait_from_recent_chats(widget):
             queued_at=now - timedelta(minutes=30),
             accepted_at=now - timedelta(minutes=30 - minutes),
         )
-    assert queue.expected_wait(second) == timedelta(minutes=4) * 2  # median 4 min, two chats ahead, nobody free
+    # The median wait 4 minutes, two chats ahead, nobody free.
+    assert state_frame(second)["expected_wait_seconds"] == (timedelta(minutes=4) * 2).total_seconds()
+
+    # The bot tells the next customer the wait at the third place, in their language.
+    third, _ = start_chat(widget, text="こんにちは")
+    services.bot_turn(ticket_id=third.pk, text="オペレーターと話したい")
+    handing_off = Message.objects.filter(ticket_id=third.pk, author_type="bot").latest("seq")
+    assert "約12分" in handing_off.body_text
+
+    # Nobody there at all: no promise.
+    busy.agent_profile.presence = Presence.OFFLINE
+    busy.agent_profile.save()
+    assert state_frame(second)["expected_wait_seconds"] is None
 
 
 def test_files_from_the_widget_are_stored_for_the_visitor_and_served_only_to_them(widget, settings):
