@@ -249,8 +249,8 @@ def _spoken_wait(session: ChatSession, availability: queue.Availability, languag
         return ""
     team_id = session.ticket.team_id
     waits = queue.recent_waits(team_id, now=timezone.now())
-    place = queue.team_queue(team_id).count() + 1 if len(waits) >= 3 else 0
-    wait = queue.wait_at(place, waits=waits, agents_free=availability.agents_free) if place else None
+    next_place = queue.team_queue(team_id).count() + 1
+    wait = queue.wait_at(next_place, waits=waits, agents_free=availability.agents_free)
     with override(language):
         if wait is None:
             return "" if availability.agents_free else _("a while")

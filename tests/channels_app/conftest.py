@@ -1,8 +1,11 @@
 import pytest
 
-from channels_app.models import Mailbox
+from channels_app.models import ChatWidget, Mailbox
 from helpdesk.models import Inbox
 from tests.channels_app.mailservers import dovecot_unavailable, imap_server, smtp_server
+from tests.factories import TeamFactory
+
+SITE = "https://shop.example.com"  # the company site the chat widget is on
 
 
 @pytest.fixture
@@ -33,3 +36,11 @@ def imap():
         pytest.skip(reason)
     with imap_server() as server:
         yield server
+
+
+@pytest.fixture
+def support(transactional_db):
+    """A chat widget on the company site (and the helpdesk's own pages), for a team's website chat inbox."""
+    team = TeamFactory(name="Chat team")
+    inbox = Inbox.objects.create(name="Website chat", kind="chat", team=team)
+    return ChatWidget.objects.create(inbox=inbox, allowed_origins=f"{SITE}\nhttp://localhost:8000", ask_name=False)

@@ -14,22 +14,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from channels_app.chat import services
 from channels_app.chat.realtime import CHAT_MESSAGE_TYPE, visitor_group
-from channels_app.models import ChatSession, ChatWidget
+from channels_app.models import ChatSession
 from customers.models import Customer, Identity
 from helpdesk.asgi import application
-from helpdesk.models import Inbox, Message, Presence, Ticket
+from helpdesk.models import Message, Presence, Ticket
+from tests.channels_app.conftest import SITE
 from tests.factories import AgentFactory, CustomerFactory, IdentityFactory, TeamFactory
-
-SITE = "https://shop.example.com"
-
-
-@pytest.fixture
-def support(transactional_db):
-    team = TeamFactory(name="Chat team")
-    inbox = Inbox.objects.create(name="Website chat", kind="chat", team=team)
-    widget = ChatWidget.objects.create(inbox=inbox, allowed_origins=f"{SITE}\nhttp://localhost:8000", ask_name=False)
-    return widget
 
 
 @pytest.fixture
@@ -264,8 +256,6 @@ async def quiet(socket, seconds=0.5) -> list[dict]:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_an_agent_whose_chat_goes_to_a_team_they_are_not_in_sees_no_more_of_it(support):
-    from channels_app.chat import services
-
     def setup():
         team = support.inbox.team
         team.restrict_to_team_tickets = True

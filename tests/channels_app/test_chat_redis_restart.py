@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from helpdesk import consumers
 from helpdesk.models import Message
 from tests.channels_app.mailservers import free_port
-from tests.channels_app.test_chat import hello, message_from, support, until, widget_socket  # noqa: F401
+from tests.channels_app.test_chat import hello, message_from, until, widget_socket
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
@@ -66,7 +66,7 @@ def own_redis(settings, tmp_path, monkeypatch):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_after_redis_restarts_a_widget_gets_every_message_it_missed(support, own_redis):  # noqa: F811
+async def test_after_redis_restarts_a_widget_gets_every_message_it_missed(support, own_redis):
     customer, _ = await widget_socket(support)
     try:
         welcome = await hello(customer)
